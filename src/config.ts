@@ -1,0 +1,122 @@
+import { parseArgs } from 'node:util';
+
+export interface Config {
+  readonly listenHost: string;
+  readonly listenPort: number;
+  readonly telemetryPath: string;
+  readonly procfs: string;
+  readonly sysfs: string;
+  readonly rootfs: string;
+  readonly libvirtStatusDir: string;
+  readonly processPattern: RegExp;
+  readonly censusIntervalMs: number;
+  readonly peakWindowMs: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly logFormat: 'json' | 'logfmt';
+}
+
+/** What the caller should do instead of running: print and exit with the code. */
+export class ConfigExit extends Error {
+  constructor(message: string, readonly code: 0 | 2) {
+    super(message);
+  }
+}
+
+const FLAGS = {
+  'web.listen-address': { default: ':10077', help: 'Address to listen on for the web interface and telemetry.' },
+  'web.telemetry-path': { default: '/metrics', help: 'Path under which to expose metrics.' },
+  'path.procfs': { default: '/proc', help: 'procfs mountpoint.' },
+  'path.sysfs': { default: '/sys', help: 'sysfs mountpoint.' },
+  'path.rootfs': { default: '/', help: "Host root filesystem, for resolving disk sources (e.g. /host in a container)." },
+  'libvirt.status-dir': { default: '/run/libvirt/qemu', help: "libvirt's QEMU status directory (<domain>.xml)." },
+  'qemu.process-pattern': { default: '^(qemu-kvm|qemu-system-.+)$', help: 'Regex matched against comm and the basename of argv[0].' },
+  'census.interval': { default: '1s', help: 'How often to list threads, to count spawns, exits and peaks between scrapes.' },
+  'census.peak-window': { default: '30s', help: 'qemu_threads_peak is the highest thread count seen over this sliding window.' },
+  'log.level': { default: 'info', help: 'One of: debug, info, warn, error.' },
+  'log.format': { default: 'logfmt', help: 'One of: logfmt, json.' },
+} as const;
+type FlagName = keyof typeof FLAGS;
+
+export function usage(): string {
+  const lines = ['usage: qemu-thread-exporter [flags]', '', 'Flags:'];
+  for (const [name, f] of Object.entries(FLAGS)) lines.push(`  --${name}=${JSON.stringify(f.default)}`, `      ${f.help}`);
+  lines.push('  --help', '      Show this help.', '  --version', '      Show the version.');
+  return lines.join('\n');
+}
+
+/** Parses `1s`, `500ms`, `2m`, `1h` (Prometheus-style durations, one unit). */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
+  if (!m) return undefined;
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(m[1]) * scale;
+}
+
+function parseListen(text: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+/** Flags → frozen Config. Throws ConfigExit for --help/--version (code 0) and for any bad flag (code 2). */
+export function parseConfig(argv: readonly string[], version: string): Config {
+  const options = Object.fromEntries(
+    Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }]),
+  ) as Record<FlagName, { type: 'string' }>;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { ...options, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean' } },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (err) {
+    throw new ConfigExit((err as Error).message.split('\n')[0] ?? 'bad arguments', 2);
+  }
+  const v = parsed.values;
+  if (v.help) throw new ConfigExit(usage(), 0);
+  if (v.version) throw new ConfigExit(`qemu-thread-exporter ${version} (node ${process.version})`, 0);
+  const get = (name: FlagName): string => v[name] ?? FLAGS[name].default;
+  const bad = (name: FlagName, why: string): ConfigExit =>
+    new ConfigExit(`invalid value ${JSON.stringify(get(name))} for --${name}: ${why}`, 2);
+
+  const listen = parseListen(get('web.listen-address'));
+  if (!listen) throw bad('web.listen-address', 'want [host]:port');
+  const telemetryPath = get('web.telemetry-path');
+  if (!telemetryPath.startsWith('/') || telemetryPath === '/' || telemetryPath.startsWith('/-/'))
+    throw bad('web.telemetry-path', 'want an absolute path other than / and /-/…');
+  let processPattern: RegExp;
+  try {
+    processPattern = new RegExp(get('qemu.process-pattern'));
+  } catch (err) {
+    throw bad('qemu.process-pattern', (err as Error).message);
+  }
+  const censusIntervalMs = parseDuration(get('census.interval'));
+  if (censusIntervalMs === undefined || censusIntervalMs < 10) throw bad('census.interval', 'want a duration ≥ 10ms, e.g. 1s');
+  const peakWindowMs = parseDuration(get('census.peak-window'));
+  if (peakWindowMs === undefined || peakWindowMs < censusIntervalMs)
+    throw bad('census.peak-window', 'want a duration ≥ --census.interval, e.g. 30s');
+  const logLevel = get('log.level');
+  if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error')
+    throw bad('log.level', 'want debug, info, warn or error');
+  const logFormat = get('log.format');
+  if (logFormat !== 'json' && logFormat !== 'logfmt') throw bad('log.format', 'want logfmt or json');
+
+  return Object.freeze({
+    listenHost: listen.host,
+    listenPort: listen.port,
+    telemetryPath,
+    procfs: get('path.procfs'),
+    sysfs: get('path.sysfs'),
+    rootfs: get('path.rootfs'),
+    libvirtStatusDir: get('libvirt.status-dir'),
+    processPattern,
+    censusIntervalMs,
+    peakWindowMs,
+    logLevel,
+    logFormat,
+  });
+}

@@ -1,0 +1,169 @@
+import { basename } from 'node:path';
+import { FsError, type FsRoots } from './fs-roots.js';
+import type { LibvirtStatusDir } from './libvirt/status-dir.js';
+import type { Problems } from './problems.js';
+import { parseCmdline } from './procfs/cmdline.js';
+import { parseStat } from './procfs/stat.js';
+import { parseQemuCmdline, type IothreadSpec, type QemuCmdline } from './qemu/cmdline.js';
+import type { DiskSpec } from './qemu/disk-spec.js';
+import { resolveHostDevice, type HostDevice } from './sysfs/host-device.js';
+import { ThreadLedger } from './thread-ledger.js';
+
+/** QEMU's default block thread pool size (util/thread-pool.c, thread-pool-max). */
+export const DEFAULT_POOL_MAX = 64;
+
+export interface VmIdentity {
+  domain: string;
+  uuid: string;
+  source: 'libvirt' | 'cmdline';
+  /** TID → vCPU index, from libvirt. */
+  vcpuTids: ReadonlyMap<number, number>;
+  /** Block thread pools: `main` plus one per iothread, with their maximum size. */
+  pools: { pool: string; max: number }[];
+  disks: DiskSpec[];
+}
+
+export class Vm {
+  readonly ledger = new ThreadLedger();
+  /** Set once the census or a scrape has listed the threads: later new threads are spawns. */
+  listed = false;
+  identity!: VmIdentity;
+
+  constructor(
+    readonly pid: number,
+    readonly starttime: number,
+    readonly processComm: string,
+    readonly cmdline: QemuCmdline,
+  ) {}
+}
+
+/** A PID that is not QEMU is re-checked for this long: libvirt forks, then execs QEMU a moment later. */
+const EXEC_GRACE_MS = 10_000;
+
+function pools(iothreads: IothreadSpec[], mainMax: number | undefined): VmIdentity['pools'] {
+  return [
+    { pool: 'main', max: mainMax ?? DEFAULT_POOL_MAX },
+    ...iothreads.map((t) => ({ pool: t.id, max: t.poolMax ?? DEFAULT_POOL_MAX })),
+  ];
+}
+
+/**
+ * The QEMU processes on this host, each named by its libvirt domain (status XML) or its own command line,
+ * with its disks resolved to host block devices. Built by the census and refreshed before every scrape.
+ */
+export class Inventory {
+  readonly vms = new Map<number, Vm>();
+  private readonly notQemu = new Map<number, number>();
+  private readonly hostDevices = new Map<string, HostDevice | undefined>();
+  private readonly resolving = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly fs: FsRoots,
+    private readonly pattern: RegExp,
+    private readonly libvirt: LibvirtStatusDir | undefined,
+    private readonly problems: Problems,
+  ) {}
+
+  /** Lists /proc: adds new QEMU processes, drops ended ones, refreshes identities. */
+  refresh(now: number): void {
+    let entries: string[];
+    try {
+      entries = this.fs.listDir(this.fs.proc());
+    } catch (err) {
+      this.problems.report('procfs', 'read', 'list', `cannot list ${this.fs.proc()}: ${(err as Error).message}`);
+      return;
+    }
+    const alive = new Set<number>();
+    for (const e of entries) {
+      const c = e.charCodeAt(0);
+      if (c < 48 || c > 57) continue;
+      const pid = Number(e);
+      alive.add(pid);
+      if (this.vms.has(pid)) continue;
+      const since = this.notQemu.get(pid);
+      if (since !== undefined && now - since > EXEC_GRACE_MS) continue;
+      const vm = this.probe(pid);
+      if (vm) {
+        this.vms.set(pid, vm);
+        this.notQemu.delete(pid);
+      } else if (since === undefined) this.notQemu.set(pid, now);
+    }
+    for (const pid of this.vms.keys()) if (!alive.has(pid)) this.vms.delete(pid);
+    for (const pid of this.notQemu.keys()) if (!alive.has(pid)) this.notQemu.delete(pid);
+    const domains = this.libvirt?.domainsByPid();
+    const sources = new Set<string>();
+    for (const vm of this.vms.values()) {
+      const d = domains?.get(vm.pid);
+      vm.identity = d
+        ? { domain: d.name, uuid: d.uuid, source: 'libvirt', vcpuTids: d.vcpuTids, pools: pools(d.iothreads, d.mainLoopPoolMax), disks: d.disks }
+        : this.cmdlineIdentity(vm);
+      for (const disk of vm.identity.disks) {
+        sources.add(disk.source);
+        this.resolveDisk(disk.source);
+      }
+    }
+    for (const source of this.hostDevices.keys()) if (!sources.has(source)) this.hostDevices.delete(source);
+  }
+
+  /** Drops a VM whose process was found gone (or replaced) between censuses. */
+  forget(pid: number): void {
+    this.vms.delete(pid);
+  }
+
+  hostDevice(source: string): HostDevice | undefined {
+    return this.hostDevices.get(source);
+  }
+
+  /** Waits for disk resolutions in flight (startup readiness and tests). */
+  async settled(): Promise<void> {
+    while (this.resolving.size > 0) await Promise.all(this.resolving.values());
+  }
+
+  private cmdlineIdentity(vm: Vm): VmIdentity {
+    const c = vm.cmdline;
+    return {
+      domain: c.name ?? `qemu-${vm.pid}`,
+      uuid: c.uuid ?? '',
+      source: 'cmdline',
+      vcpuTids: new Map(),
+      pools: pools(c.iothreads, c.mainLoopPoolMax),
+      disks: c.disks,
+    };
+  }
+
+  private probe(pid: number): Vm | undefined {
+    try {
+      const comm = this.fs.readSmall(this.fs.proc(pid, 'comm')).trimEnd();
+      const argv = parseCmdline(this.fs.readSmall(this.fs.proc(pid, 'cmdline')));
+      if (!this.pattern.test(comm) && !this.pattern.test(basename(argv[0] ?? ''))) return undefined;
+      const stat = parseStat(this.fs.readSmall(this.fs.proc(pid, 'stat')));
+      if (stat.state === 'Z' || stat.state === 'X') return undefined;
+      const cmdline = parseQemuCmdline(argv);
+      for (const w of cmdline.warnings) this.problems.report('procfs', 'parse', `cmdline:${w}`, `QEMU pid ${pid} command line: ${w}`);
+      return new Vm(pid, stat.starttimeTicks, comm, cmdline);
+    } catch (err) {
+      // Kernel threads have an empty cmdline ("gone" here), and processes end while we look: both normal.
+      if (err instanceof FsError && err.kind === 'gone') return undefined;
+      if (err instanceof FsError) {
+        this.problems.report('procfs', err.kind === 'denied' ? 'denied' : 'read', `probe:${err.code}`, `cannot inspect pid ${pid}: ${err.message}`);
+      } else {
+        this.problems.report('procfs', 'parse', 'probe', `cannot inspect pid ${pid}: ${(err as Error).message}`);
+      }
+      return undefined;
+    }
+  }
+
+  /** Resolves a disk source once, off the scrape path (a stat on a dead NFS mount must not hang a scrape). */
+  private resolveDisk(source: string): void {
+    if (source === '' || this.hostDevices.has(source) || this.resolving.has(source)) return;
+    const run = resolveHostDevice(this.fs, source)
+      .then((dev) => { this.hostDevices.set(source, dev); })
+      .catch((err: unknown) => {
+        this.hostDevices.set(source, undefined);
+        const reason = err instanceof FsError ? (err.kind === 'denied' ? 'denied' : 'missing') : 'read';
+        this.problems.report('disk_resolve', reason, `resolve:${source}`, `cannot resolve disk source ${source}: ${(err as Error).message}`);
+      })
+      .finally(() => this.resolving.delete(source));
+    this.resolving.set(source, run);
+  }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { ConfigExit, parseConfig, type Config } from './config.js';
+import { Exporter } from './exporter.js';
+import { createLogger } from './log.js';
+
+const SHUTDOWN_MS = 4500;
+
+/** package.json and REVISION sit at the package root: one level up from src/ (tsx), two from dist/src/. */
+function readPackageFile(name: string): string | undefined {
+  for (const rel of [`../${name}`, `../../${name}`]) {
+    try {
+      return readFileSync(new URL(rel, import.meta.url), 'utf8');
+    } catch {
+      // Try the next level.
+    }
+  }
+  return undefined;
+}
+
+function buildInfo(): { version: string; revision: string } {
+  const pkg = JSON.parse(readPackageFile('package.json') ?? '{"version":"unknown"}') as { version: string };
+  return { version: pkg.version, revision: readPackageFile('REVISION')?.trim() || 'unknown' };
+}
+
+function config(version: string): Config {
+  try {
+    return parseConfig(process.argv.slice(2), version);
+  } catch (err) {
+    if (!(err instanceof ConfigExit)) throw err;
+    (err.code === 0 ? process.stdout : process.stderr).write(`${err.code === 0 ? '' : 'qemu-thread-exporter: '}${err.message}\n`);
+    process.exit(err.code);
+  }
+}
+
+async function main(): Promise<void> {
+  const build = buildInfo();
+  const cfg = config(build.version);
+  const log = createLogger(cfg.logLevel, cfg.logFormat);
+  const exporter = new Exporter({
+    roots: { procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirtStatusDir: cfg.libvirtStatusDir },
+    processPattern: cfg.processPattern,
+    censusIntervalMs: cfg.censusIntervalMs,
+    peakWindowMs: cfg.peakWindowMs,
+    telemetryPath: cfg.telemetryPath,
+    build,
+    log,
+  });
+  const { app } = exporter;
+
+  const listen = `${cfg.listenHost.includes(':') ? `[${cfg.listenHost}]` : cfg.listenHost}:${cfg.listenPort}`;
+  log.info({ version: build.version, revision: build.revision, procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirt_status_dir: cfg.libvirtStatusDir, listen }, 'starting qemu-thread-exporter');
+  try {
+    if (cfg.listenHost !== '') await app.listen({ host: cfg.listenHost, port: cfg.listenPort });
+    else {
+      // ":port" means every address; fall back to IPv4 where IPv6 is disabled.
+      await app.listen({ host: '::', port: cfg.listenPort }).catch(() => app.listen({ host: '0.0.0.0', port: cfg.listenPort }));
+    }
+  } catch (err) {
+    log.error({ err: (err as Error).message, listen }, 'cannot listen');
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const timeout = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_MS).unref());
+    void Promise.race([exporter.stop(), timeout]).then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => { shutdown('SIGTERM'); });
+  process.on('SIGINT', () => { shutdown('SIGINT'); });
+
+  await exporter.start();
+  log.info({ vms: exporter.inventory.vms.size, addresses: app.addresses().map((a) => (typeof a === 'string' ? a : `${a.address}:${a.port}`)).join(',') }, 'ready');
+}
+
+await main();

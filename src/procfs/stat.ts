@@ -1,0 +1,91 @@
+import { ParseError } from '../parse-error.js';
+
+/** The fields of /proc/PID/stat (or task/TID/stat) that the exporter uses. Times are in clock ticks (USER_HZ). */
+export interface TaskStat {
+  comm: string;
+  /** One character: R, S, D, Z, T, t, X, I, … */
+  state: string;
+  flags: number;
+  utimeTicks: number;
+  stimeTicks: number;
+  numThreads: number;
+  starttimeTicks: number;
+  rssPages: number;
+}
+
+// proc(5) field numbers, counted from 1; field 3 (state) is the first one after the comm's closing ')'.
+const FIRST_AFTER_COMM = 3;
+const F_FLAGS = 9;
+const F_UTIME = 14;
+const F_STIME = 15;
+const F_NUM_THREADS = 20;
+const F_STARTTIME = 22;
+const F_RSS = 24;
+
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/**
+ * Parses /proc/PID/stat or /proc/PID/task/TID/stat.
+ * Scans the text once with charCodeAt: this runs for every thread on every scrape, so no split() or regex.
+ */
+export function parseStat(text: string): TaskStat {
+  // The comm may hold spaces, '(' and ')' (`a) b (c`), so it runs from the first '(' to the LAST ')'.
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) throw new ParseError('stat: no "(comm)"');
+  const comm = text.slice(open + 1, close);
+
+  let state = '';
+  let flags = 0;
+  let utime = 0;
+  let stime = 0;
+  let numThreads = 0;
+  let starttime = 0;
+  let rss = 0;
+
+  const len = text.length;
+  let pos = close + 1;
+  let field = FIRST_AFTER_COMM;
+  while (field <= F_RSS) {
+    while (pos < len && text.charCodeAt(pos) === SPACE) pos++;
+    const start = pos;
+    while (pos < len) {
+      const c = text.charCodeAt(pos);
+      if (c === SPACE || c === NEWLINE) break;
+      pos++;
+    }
+    if (start === pos) throw new ParseError(`stat: ${field - 1} fields, need at least ${F_RSS}`);
+    switch (field) {
+      case FIRST_AFTER_COMM:
+        if (pos - start !== 1) throw new ParseError(`stat: state ${JSON.stringify(text.slice(start, pos))} is not one character`);
+        state = text[start]!;
+        break;
+      case F_FLAGS: flags = uint(text, start, pos, 'flags'); break;
+      case F_UTIME: utime = uint(text, start, pos, 'utime'); break;
+      case F_STIME: stime = uint(text, start, pos, 'stime'); break;
+      case F_NUM_THREADS: numThreads = uint(text, start, pos, 'num_threads'); break;
+      case F_STARTTIME: starttime = uint(text, start, pos, 'starttime'); break;
+      case F_RSS: rss = uint(text, start, pos, 'rss'); break;
+      default: break; // fields we skip (ppid, tty_nr, nice, …) may be negative: not validated
+    }
+    field++;
+  }
+
+  return { comm, state, flags, utimeTicks: utime, stimeTicks: stime, numThreads, starttimeTicks: starttime, rssPages: rss };
+}
+
+/** Decimal digits in text[start, end) as a Number; ParseError unless a non-negative integer ≤ MAX_SAFE_INTEGER. */
+function uint(text: string, start: number, end: number, name: string): number {
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < ZERO || c > NINE) throw new ParseError(`stat: ${name} ${JSON.stringify(text.slice(start, end))} is not a non-negative integer`);
+    // Exact while n stays ≤ MAX_SAFE_INTEGER; once past it the rounded result is ≥ 2^53, so the check below catches it.
+    n = n * 10 + (c - ZERO);
+    if (n > Number.MAX_SAFE_INTEGER) throw new ParseError(`stat: ${name} exceeds 2^53`);
+  }
+  return n;
+}

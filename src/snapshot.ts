@@ -1,0 +1,225 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { syncThreads } from './census.js';
+import { FsError, type FsRoots } from './fs-roots.js';
+import type { Inventory, Vm, VmIdentity } from './inventory.js';
+import type { Problems, Source } from './problems.js';
+import { parseIo, type ProcessIo } from './procfs/io.js';
+import { parseSchedstat } from './procfs/schedstat.js';
+import { parseStat } from './procfs/stat.js';
+import { parseStatus } from './procfs/status.js';
+import type { DiskSpec } from './qemu/disk-spec.js';
+import { ROLES, type Role } from './qemu/roles.js';
+import { classifyThread, isKernelThread } from './qemu/thread-role.js';
+import { parseBlockStat, type BlockStat } from './sysfs/block-stat.js';
+import type { Counters, TrackedThread } from './thread-ledger.js';
+
+export const STATES = ['running', 'sleeping', 'disk_sleep', 'stopped', 'zombie', 'idle', 'other'] as const;
+export type State = (typeof STATES)[number];
+
+const STATE_OF: Record<string, State> = { R: 'running', S: 'sleeping', D: 'disk_sleep', T: 'stopped', t: 'stopped', Z: 'zombie', I: 'idle' };
+
+/** Roles every VM reports, even at 0, so a drained pool reads 0 instead of vanishing. */
+const ALWAYS: readonly Role[] = ['vcpu', 'iothread', 'worker', 'main'];
+
+export interface RoleSnapshot {
+  role: Role;
+  threads: number;
+  peak: number;
+  states: Record<State, number>;
+  totals: Counters;
+  spawns: number;
+  exits: number;
+}
+
+export interface DiskSnapshot {
+  spec: DiskSpec;
+  /** Kernel name of the host block device, '' when none backs the disk. */
+  hostDevice: string;
+  stat: BlockStat | undefined;
+}
+
+export interface VmSnapshot {
+  identity: VmIdentity;
+  pid: number;
+  roles: RoleSnapshot[];
+  vcpus: { vcpu: number; totals: Counters }[];
+  pools: { pool: string; max: number; threads: number | undefined }[];
+  disks: DiskSnapshot[];
+  cpuTicks: number;
+  rssBytes: number | undefined;
+  io: ProcessIo | undefined;
+}
+
+export interface Snapshot {
+  vms: VmSnapshot[];
+  /** Sources that had a problem during this scrape (or are failing, like a bad libvirt status file). */
+  failed: Set<Source>;
+}
+
+/** Reads everything for one scrape. The only stateful part is each VM's ledger, which keeps counters monotonic. */
+export class SnapshotReader {
+  constructor(
+    private readonly fs: FsRoots,
+    private readonly inventory: Inventory,
+    private readonly problems: Problems,
+    private readonly peakWindowMs: number,
+    private readonly libvirtHealthy: () => boolean,
+  ) {}
+
+  async read(now = Date.now()): Promise<Snapshot> {
+    this.inventory.refresh(now);
+    const vms: VmSnapshot[] = [];
+    const blockStats = new Map<string, BlockStat | undefined>();
+    for (const vm of [...this.inventory.vms.values()]) {
+      const snap = this.readVm(vm, now, blockStats);
+      if (snap) vms.push(snap);
+      else this.inventory.forget(vm.pid);
+      // Let health checks and other requests in between VMs on a host with thousands of threads.
+      await yieldToLoop();
+    }
+    const failed = this.problems.takeFailed();
+    if (!this.libvirtHealthy()) failed.add('libvirt');
+    vms.sort((a, b) => (a.identity.domain < b.identity.domain ? -1 : a.identity.domain > b.identity.domain ? 1 : a.pid - b.pid));
+    return { vms, failed };
+  }
+
+  /** One VM, or undefined when its process has ended (or its PID now belongs to another process). */
+  private readVm(vm: Vm, now: number, blockStats: Map<string, BlockStat | undefined>): VmSnapshot | undefined {
+    const { fs, problems } = this;
+    let proc;
+    try {
+      proc = parseStat(fs.readSmall(fs.proc(vm.pid, 'stat')));
+    } catch (err) {
+      if (!(err instanceof FsError && err.kind === 'gone')) {
+        problems.report('procfs', err instanceof FsError ? err.kind : 'parse', 'process-stat', `cannot read stat of pid ${vm.pid}: ${(err as Error).message}`);
+      }
+      return undefined;
+    }
+    if (proc.starttimeTicks !== vm.starttime || proc.state === 'Z' || proc.state === 'X') return undefined;
+    if (!syncThreads(fs, vm, problems)) return undefined;
+
+    const { ledger } = vm;
+    const states = new Map<Role, Record<State, number>>();
+    let rssBytes: number | undefined;
+    for (const t of ledger.threads.values()) {
+      const state = this.readThread(vm, t);
+      if (state === undefined) continue;
+      if (t.tid === vm.pid) rssBytes = state.rss;
+      let s = states.get(t.role);
+      if (!s) {
+        s = { running: 0, sleeping: 0, disk_sleep: 0, stopped: 0, zombie: 0, idle: 0, other: 0 };
+        states.set(t.role, s);
+      }
+      s[state.state]++;
+    }
+
+    const counts = ledger.countsByRole();
+    ledger.notePeak(now, counts, this.peakWindowMs);
+    const totals = ledger.totalsByRole();
+    const roles: RoleSnapshot[] = [];
+    for (const role of ROLES) {
+      if (!ALWAYS.includes(role) && !ledger.rolesSeen.has(role)) continue;
+      const threads = counts.get(role) ?? 0;
+      roles.push({
+        role,
+        threads,
+        peak: Math.max(threads, ledger.peak(role)),
+        states: states.get(role) ?? { running: 0, sleeping: 0, disk_sleep: 0, stopped: 0, zombie: 0, idle: 0, other: 0 },
+        totals: totals.get(role) ?? { userTicks: 0, systemTicks: 0, voluntary: 0, involuntary: 0, waitNs: 0 },
+        spawns: ledger.spawns.get(role) ?? 0,
+        exits: ledger.exits.get(role) ?? 0,
+      });
+    }
+    const vcpus = [...ledger.totalsByVcpu()].map(([vcpu, c]) => ({ vcpu, totals: c })).sort((a, b) => a.vcpu - b.vcpu);
+
+    // Worker pool membership is only known from libvirt's cgroups (workers inherit their event loop's group).
+    let byPool: Map<string, number> | undefined;
+    if (vm.identity.source === 'libvirt') {
+      byPool = new Map();
+      for (const t of ledger.threads.values()) if (t.role === 'worker' && t.pool) byPool.set(t.pool, (byPool.get(t.pool) ?? 0) + 1);
+    }
+    const pools = vm.identity.pools.map((p) => ({ ...p, threads: byPool ? (byPool.get(p.pool) ?? 0) : undefined }));
+
+    return {
+      identity: vm.identity,
+      pid: vm.pid,
+      roles,
+      vcpus,
+      pools,
+      disks: vm.identity.disks.map((spec) => this.readDisk(spec, blockStats)),
+      cpuTicks: proc.utimeTicks + proc.stimeTicks,
+      rssBytes,
+      io: this.readIo(vm.pid),
+    };
+  }
+
+  /** Updates one thread's counters; returns its state, or undefined if it ended (it moves to the ledger). */
+  private readThread(vm: Vm, t: TrackedThread): { state: State; rss: number | undefined } | undefined {
+    const { fs, problems } = this;
+    const dir = fs.proc(vm.pid, 'task', t.tid);
+    try {
+      const stat = parseStat(fs.readSmall(`${dir}/stat`));
+      if (stat.starttimeTicks !== t.starttime) {
+        // The TID was reused by a new thread: the old one ended; the next listing picks up the new one.
+        vm.ledger.remove(t.tid);
+        return undefined;
+      }
+      const status = parseStatus(fs.readSmall(`${dir}/status`));
+      const sched = parseSchedstat(fs.readSmall(`${dir}/schedstat`));
+      if (stat.comm !== t.comm) {
+        // QEMU names a thread right after creating it: a thread first seen unnamed gets its real role now.
+        t.comm = stat.comm;
+        const next = classifyThread({
+          tid: t.tid, pid: vm.pid, comm: stat.comm, processComm: vm.processComm, kernelThread: isKernelThread(stat.flags),
+          libvirtVcpu: vm.identity.vcpuTids.get(t.tid), cgroupLeaf: t.cgroupLeaf, debugThreads: vm.cmdline.debugThreads,
+          hasIothread: (id) => [...vm.ledger.threads.values()].some((o) => o !== t && o.role === 'iothread' && o.iothread === id),
+        });
+        if (next.role !== t.role || next.vcpu !== t.vcpu || next.iothread !== t.iothread) vm.ledger.changeRole(t, next);
+      }
+      const c = t.last;
+      c.userTicks = stat.utimeTicks;
+      c.systemTicks = stat.stimeTicks;
+      c.voluntary = status.voluntaryCtxtSwitches;
+      c.involuntary = status.nonvoluntaryCtxtSwitches;
+      c.waitNs = sched.waitNs;
+      return { state: STATE_OF[stat.state] ?? 'other', rss: status.vmRssBytes };
+    } catch (err) {
+      if (err instanceof FsError && err.kind === 'gone') {
+        vm.ledger.remove(t.tid);
+        return undefined;
+      }
+      problems.report('procfs', err instanceof FsError ? err.kind : 'parse', 'thread', `cannot read thread ${t.tid} of pid ${vm.pid}: ${(err as Error).message}`);
+      // Keep its last counters (never a wrong number); its state is unknown this time.
+      return { state: 'other', rss: undefined };
+    }
+  }
+
+  private readIo(pid: number): ProcessIo | undefined {
+    try {
+      return parseIo(this.fs.readSmall(this.fs.proc(pid, 'io')));
+    } catch (err) {
+      if (err instanceof FsError && err.kind === 'gone') return undefined;
+      const denied = err instanceof FsError && err.kind === 'denied';
+      this.problems.report('process_io', denied ? 'denied' : err instanceof FsError ? err.kind : 'parse', 'io',
+        denied
+          ? `cannot read ${this.fs.proc(pid, 'io')} (mode 0400, owned by the QEMU user): run as root or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH`
+          : `cannot read ${this.fs.proc(pid, 'io')}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private readDisk(spec: DiskSpec, cache: Map<string, BlockStat | undefined>): DiskSnapshot {
+    const dev = this.inventory.hostDevice(spec.source);
+    if (!dev) return { spec, hostDevice: '', stat: undefined };
+    if (!cache.has(dev.sysDir)) {
+      let stat: BlockStat | undefined;
+      try {
+        stat = parseBlockStat(this.fs.readSmall(`${dev.sysDir}/stat`));
+      } catch (err) {
+        this.problems.report('sysfs', err instanceof FsError ? err.kind : 'parse', `block:${dev.name}`, `cannot read ${dev.sysDir}/stat: ${(err as Error).message}`);
+      }
+      cache.set(dev.sysDir, stat);
+    }
+    return { spec, hostDevice: dev.name, stat: cache.get(dev.sysDir) };
+  }
+}

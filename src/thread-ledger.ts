@@ -1,0 +1,126 @@
+import type { Role } from './qemu/roles.js';
+import type { ThreadRole } from './qemu/thread-role.js';
+
+/** Cumulative per-thread counters, in the kernel's units. */
+export interface Counters {
+  userTicks: number;
+  systemTicks: number;
+  voluntary: number;
+  involuntary: number;
+  waitNs: number;
+}
+
+export const zeroCounters = (): Counters => ({ userTicks: 0, systemTicks: 0, voluntary: 0, involuntary: 0, waitNs: 0 });
+
+function addDelta(into: Counters, now: Counters, base: Counters): void {
+  into.userTicks += now.userTicks - base.userTicks;
+  into.systemTicks += now.systemTicks - base.systemTicks;
+  into.voluntary += now.voluntary - base.voluntary;
+  into.involuntary += now.involuntary - base.involuntary;
+  into.waitNs += now.waitNs - base.waitNs;
+}
+
+export interface TrackedThread extends ThreadRole {
+  tid: number;
+  /** Thread start time (clock ticks after boot): a different value under the same TID is a new thread. */
+  starttime: number;
+  comm: string;
+  /** libvirt cgroup leaf, read once when the thread is first seen. */
+  cgroupLeaf: string | undefined;
+  /** Last counters read by a scrape (zero until the first one: a thread first seen mid-life counts in full). */
+  last: Counters;
+  /** Counters at the moment this thread took its current role; only what it did since then counts for the role. */
+  base: Counters;
+}
+
+/**
+ * Per-VM thread table and ledger. Role totals are `retired[role] + Σ(live.last − live.base)`: when a thread exits
+ * (or changes role) what it contributed moves into `retired`, so a counter per (VM, role) never goes backwards
+ * while the VM lives, however many threads come and go.
+ */
+export class ThreadLedger {
+  readonly threads = new Map<number, TrackedThread>();
+  readonly retiredByRole = new Map<Role, Counters>();
+  readonly retiredByVcpu = new Map<number, Counters>();
+  readonly spawns = new Map<Role, number>();
+  readonly exits = new Map<Role, number>();
+  /** Every role this VM has had: those series stay (at 0) once seen. */
+  readonly rolesSeen = new Set<Role>();
+  private peaks: { at: number; counts: Map<Role, number> }[] = [];
+
+  add(t: TrackedThread, countSpawn: boolean): void {
+    this.threads.set(t.tid, t);
+    this.rolesSeen.add(t.role);
+    if (countSpawn) this.spawns.set(t.role, (this.spawns.get(t.role) ?? 0) + 1);
+  }
+
+  private retire(t: TrackedThread): void {
+    addDelta(getOrZero(this.retiredByRole, t.role), t.last, t.base);
+    if (t.vcpu !== undefined) addDelta(getOrZero(this.retiredByVcpu, t.vcpu), t.last, t.base);
+  }
+
+  remove(tid: number): void {
+    const t = this.threads.get(tid);
+    if (!t) return;
+    this.retire(t);
+    this.threads.delete(tid);
+    this.exits.set(t.role, (this.exits.get(t.role) ?? 0) + 1);
+  }
+
+  /** A live thread whose role changed (e.g. it was renamed): freeze its old contribution, count on from here. */
+  changeRole(t: TrackedThread, next: ThreadRole): void {
+    this.retire(t);
+    t.base = { ...t.last };
+    t.role = next.role;
+    t.vcpu = next.vcpu;
+    t.iothread = next.iothread;
+    t.pool = next.pool;
+    this.rolesSeen.add(t.role);
+  }
+
+  countsByRole(): Map<Role, number> {
+    const counts = new Map<Role, number>();
+    for (const t of this.threads.values()) counts.set(t.role, (counts.get(t.role) ?? 0) + 1);
+    return counts;
+  }
+
+  /** Remembers the thread counts seen at `now`, for the sliding-window peak. */
+  notePeak(now: number, counts: Map<Role, number>, windowMs: number): void {
+    this.peaks.push({ at: now, counts });
+    let drop = 0;
+    while (drop < this.peaks.length && this.peaks[drop]!.at <= now - windowMs) drop++;
+    if (drop > 0) this.peaks.splice(0, drop);
+  }
+
+  peak(role: Role): number {
+    let max = 0;
+    for (const p of this.peaks) max = Math.max(max, p.counts.get(role) ?? 0);
+    return max;
+  }
+
+  /** Totals per role: retired plus live deltas. */
+  totalsByRole(): Map<Role, Counters> {
+    const totals = new Map<Role, Counters>();
+    for (const [role, c] of this.retiredByRole) totals.set(role, { ...c });
+    for (const t of this.threads.values()) addDelta(getOrZero(totals, t.role), t.last, t.base);
+    return totals;
+  }
+
+  totalsByVcpu(): Map<number, Counters> {
+    const totals = new Map<number, Counters>();
+    for (const [vcpu, c] of this.retiredByVcpu) totals.set(vcpu, { ...c });
+    for (const t of this.threads.values()) {
+      if (t.vcpu !== undefined) addDelta(getOrZero(totals, t.vcpu), t.last, t.base);
+    }
+    return totals;
+  }
+}
+
+function getOrZero<K>(map: Map<K, Counters>, key: K): Counters {
+  let c = map.get(key);
+  if (!c) {
+    c = zeroCounters();
+    map.set(key, c);
+  }
+  return c;
+}

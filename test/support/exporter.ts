@@ -1,0 +1,50 @@
+import { pino } from 'pino';
+import { parseConfig } from '../../src/config.js';
+import { Exporter } from '../../src/exporter.js';
+import type { Roots } from '../../src/fs-roots.js';
+
+export const HOST_ROOTS: Roots = { procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: '/run/libvirt/qemu' };
+
+/** An in-process exporter with the CLI's defaults, over the given roots; `scrape()` returns the /metrics text. */
+export async function startExporter(roots: Roots, flags: string[] = []): Promise<{ exporter: Exporter; scrape: () => Promise<string>; stop: () => Promise<void> }> {
+  const cfg = parseConfig(flags, 'test');
+  const exporter = new Exporter({
+    roots,
+    processPattern: cfg.processPattern,
+    censusIntervalMs: cfg.censusIntervalMs,
+    peakWindowMs: cfg.peakWindowMs,
+    telemetryPath: cfg.telemetryPath,
+    build: { version: 'test', revision: 'test' },
+    log: pino({ level: 'silent' }),
+  });
+  await exporter.start();
+  return {
+    exporter,
+    scrape: async () => {
+      const res = await exporter.app.inject({ method: 'GET', url: cfg.telemetryPath });
+      if (res.statusCode !== 200) throw new Error(`scrape answered ${res.statusCode}: ${res.body}`);
+      return res.body;
+    },
+    stop: () => exporter.stop(),
+  };
+}
+
+/** `name{labels} value` lines → a map from `name{labels}` to value. */
+export function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+/** The value of one series, by name and an exact label subset. */
+export function value(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const [series, v] of samples(text)) {
+    if (!series.startsWith(`${name}{`) && series !== name) continue;
+    if (Object.entries(labels).every(([k, val]) => series.includes(`${k}="${val}"`))) return v;
+  }
+  return undefined;
+}

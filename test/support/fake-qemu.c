@@ -1,0 +1,248 @@
+/*
+ * fake-qemu: looks like a QEMU process to /proc, for tests and benchmarks.
+ * Built as "qemu-system-x86_64" so its comm is "qemu-system-x86".
+ *
+ * QEMU-like args, all ignored except:
+ *   -name ...,debug-threads=on   name the threads (otherwise they keep the process name)
+ *   -smp N[,...]                 N vCPU threads "CPU i/KVM" ("CPU i/TCG" with -accel tcg)
+ *   -object iothread,id=X        one "IO X" thread each
+ * Env: FAKE_QEMU_WORKERS (initial pool size, default 0), FAKE_QEMU_TICK_MS (sleep between
+ * wake-ups, default 20).
+ *
+ * Threads: main, an unnamed rcu thread, vCPUs, iothreads, "IO mon_iothread", pool "worker"s.
+ * stdin commands, each answered by one stdout line once done:
+ *   workers N     pool grows/shrinks to exactly N    -> "ok N"
+ *   burst N MS    N extra workers that exit after MS -> "ok N" once all have started
+ *   spin MS       pool worker 0 burns CPU for MS     -> "ok" when done
+ *   tids          "TID=NAME" per thread, tab-separated (pool included, bursts not)
+ *   quit          -> "bye", exit
+ * Prints "ready" once the initial threads are named; exits when stdin closes.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_THREADS 8192
+#define NAME_LEN 16
+
+struct thr {
+  pthread_t th;
+  pid_t tid;
+  char name[NAME_LEN];
+  long ms;                 /* burst: lifetime; worker: pending spin request */
+  int stop;                /* guarded by mu */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  sem_t done;              /* worker: spin finished */
+};
+
+static int debug_threads;
+static long tick_ms = 20;
+static sem_t started;
+static pthread_attr_t attr;
+static struct thr *fixed[MAX_THREADS];
+static int nfixed;
+static struct thr *pool[MAX_THREADS];
+static int npool;
+
+static void die(const char *what) { perror(what); exit(1); }
+
+static struct timespec deadline(long ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += ms / 1000;
+  ts.tv_nsec += (ms % 1000) * 1000000L;
+  if (ts.tv_nsec >= 1000000000L) { ts.tv_sec++; ts.tv_nsec -= 1000000000L; }
+  return ts;
+}
+
+static long ms_left(struct timespec end) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+}
+
+static void burn(long ms) {
+  struct timespec end = deadline(ms);
+  volatile unsigned long x = 0;
+  while (ms_left(end) > 0) for (int i = 0; i < 100000; i++) x += i;
+}
+
+/* Sleep one tick or until stopped; returns the stop flag. */
+static int nap(struct thr *t) {
+  struct timespec end = deadline(tick_ms);
+  pthread_mutex_lock(&t->mu);
+  while (!t->stop && !t->ms && pthread_cond_timedwait(&t->cv, &t->mu, &end) != ETIMEDOUT) {}
+  int stop = t->stop;
+  pthread_mutex_unlock(&t->mu);
+  return stop;
+}
+
+static void hello(struct thr *t) {
+  t->tid = gettid();
+  if (debug_threads && t->name[0]) pthread_setname_np(pthread_self(), t->name);
+  sem_post(&started);
+}
+
+/* vCPUs, iothreads, rcu: wake and sleep forever. */
+static void *idler(void *arg) {
+  struct thr *t = arg;
+  hello(t);
+  for (;;) nap(t);
+  return NULL;
+}
+
+static void *worker(void *arg) {
+  struct thr *t = arg;
+  hello(t);
+  while (!nap(t)) {
+    long ms = __atomic_exchange_n(&t->ms, 0, __ATOMIC_SEQ_CST);
+    if (ms) { burn(ms); sem_post(&t->done); }
+  }
+  return NULL;
+}
+
+static void *burster(void *arg) {
+  struct thr *t = arg;
+  hello(t);
+  struct timespec end = deadline(t->ms);
+  long left;
+  while ((left = ms_left(end)) > 0) {
+    struct timespec ts = { 0, (left < tick_ms ? left : tick_ms) * 1000000L };
+    nanosleep(&ts, NULL);
+  }
+  free(t);
+  return NULL;
+}
+
+static struct thr *spawn(const char *name, void *(*fn)(void *), long ms) {
+  struct thr *t = calloc(1, sizeof *t);
+  if (!t) die("calloc");
+  snprintf(t->name, NAME_LEN, "%s", name);
+  t->ms = ms;
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&t->cv, &ca);
+  pthread_mutex_init(&t->mu, NULL);
+  sem_init(&t->done, 0, 0);
+  int err = pthread_create(&t->th, &attr, fn, t);
+  if (err) { errno = err; die("pthread_create"); }
+  return t;
+}
+
+static void await_started(int n) { while (n-- > 0) while (sem_wait(&started) && errno == EINTR) {} }
+
+static void await_gone(pid_t tid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d", tid);
+  while (access(path, F_OK) == 0) { struct timespec ts = { 0, 1000000L }; nanosleep(&ts, NULL); }
+}
+
+static void set_workers(int n) {
+  int from = npool;
+  for (; npool < n; npool++) pool[npool] = spawn("worker", worker, 0);
+  await_started(n - from);
+  while (npool > n) {
+    struct thr *t = pool[--npool];
+    pthread_mutex_lock(&t->mu);
+    t->stop = 1;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->th, NULL);
+    await_gone(t->tid);   /* join returns before the kernel drops the task */
+    free(t);
+  }
+}
+
+static void print_tids(void) {
+  printf("%d=%s", getpid(), "qemu-system-x86");
+  for (int i = 0; i < nfixed; i++) printf("\t%d=%s", fixed[i]->tid, fixed[i]->name[0] ? fixed[i]->name : "qemu-system-x86");
+  for (int i = 0; i < npool; i++) printf("\t%d=%s", pool[i]->tid, pool[i]->name);
+  printf("\n");
+}
+
+static void command(char *line) {
+  long a = 0, b = 0;
+  if (sscanf(line, "workers %ld", &a) == 1 && a >= 0 && a + nfixed < MAX_THREADS) {
+    set_workers((int)a);
+    printf("ok %d\n", npool);
+  } else if (sscanf(line, "burst %ld %ld", &a, &b) == 2 && a >= 0 && b > 0) {
+    for (long i = 0; i < a; i++) spawn("worker", burster, b);
+    await_started((int)a);
+    printf("ok %ld\n", a);
+  } else if (sscanf(line, "spin %ld", &a) == 1 && a > 0) {
+    if (!npool) { printf("error no workers\n"); return; }
+    struct thr *t = pool[0];
+    pthread_mutex_lock(&t->mu);
+    t->ms = a;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    while (sem_wait(&t->done) && errno == EINTR) {}
+    printf("ok\n");
+  } else if (strcmp(line, "tids") == 0) {
+    print_tids();
+  } else if (strcmp(line, "quit") == 0) {
+    printf("bye\n");
+    exit(0);
+  } else {
+    printf("error unknown command: %s\n", line);
+  }
+}
+
+int main(int argc, char **argv) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  sem_init(&started, 0, 0);
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 128 * 1024);
+
+  const char *env = getenv("FAKE_QEMU_TICK_MS");
+  if (env && atol(env) > 0) tick_ms = atol(env);
+  env = getenv("FAKE_QEMU_WORKERS");
+  int workers = env ? atoi(env) : 0;
+
+  int vcpus = 1;
+  const char *accel = "KVM";
+  char names[64][NAME_LEN];
+  int niothreads = 0;
+  for (int i = 1; i + 1 < argc; i++) {
+    const char *opt = argv[i], *val = argv[i + 1];
+    if (!strcmp(opt, "-name")) debug_threads = strstr(val, "debug-threads=on") != NULL;
+    else if (!strcmp(opt, "-smp")) vcpus = atoi(val);
+    else if (!strcmp(opt, "-accel") && !strncmp(val, "tcg", 3)) accel = "TCG";
+    else if (!strcmp(opt, "-object") && !strncmp(val, "iothread,", 9) && niothreads < 64) {
+      const char *id = strstr(val, "id=");
+      if (id) snprintf(names[niothreads++], NAME_LEN, "IO %.*s", (int)strcspn(id + 3, ","), id + 3);
+    }
+  }
+
+  fixed[nfixed++] = spawn("", idler, 0);  /* call_rcu: never named, like QEMU's */
+  char name[32];
+  for (int i = 0; i < vcpus && nfixed < 1024; i++) {
+    snprintf(name, sizeof name, "CPU %d/%s", i, accel);
+    fixed[nfixed++] = spawn(name, idler, 0);
+  }
+  for (int i = 0; i < niothreads; i++) fixed[nfixed++] = spawn(names[i], idler, 0);
+  fixed[nfixed++] = spawn("IO mon_iothread", idler, 0);
+  await_started(nfixed);
+  set_workers(workers);
+  printf("ready\n");
+
+  char line[256];
+  while (fgets(line, sizeof line, stdin)) {
+    line[strcspn(line, "\r\n")] = 0;
+    command(line);
+  }
+  return 0;
+}
