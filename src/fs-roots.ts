@@ -1,4 +1,4 @@
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
 import { lstat, readFile, readlink, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
@@ -20,6 +20,8 @@ function classify(err: unknown, path: string): FsError {
         : 'io';
   return new FsError(kind, path, code);
 }
+
+const fileVersion = (st: Stats): string => `${String(st.ino)}:${String(st.size)}:${String(st.mtimeMs)}`;
 
 export interface Roots {
   procfs: string;
@@ -88,15 +90,33 @@ export class FsRoots {
     }
   }
 
-  /** Reads a whole file (libvirt status XML), refusing anything larger than maxBytes. */
-  async readFileCapped(path: string, maxBytes: number): Promise<string> {
+  /**
+   * Reads a whole file (libvirt status XML), refusing anything larger than maxBytes. `version` changes whenever
+   * the file is rewritten (inode, size, mtime), so a caller can tell whether it has read this version already.
+   */
+  async readFileCapped(path: string, maxBytes: number): Promise<{ text: string; version: string }> {
     try {
       const st = await stat(path);
       if (st.size > maxBytes) throw new FsError('io', path, 'EFBIG');
-      return await readFile(path, 'utf8');
+      return { text: await readFile(path, 'utf8'), version: fileVersion(st) };
     } catch (err) {
       throw err instanceof FsError ? err : classify(err, path);
     }
+  }
+
+  /** The `version` (see readFileCapped) of each regular file in a directory, without reading them. */
+  fileVersions(dir: string, suffix: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const name of this.listDir(dir)) {
+      if (!name.endsWith(suffix)) continue;
+      try {
+        const st = statSync(join(dir, name));
+        if (st.isFile()) out.set(name, fileVersion(st));
+      } catch {
+        // Vanished between listing and stat: the next look will not list it.
+      }
+    }
+    return out;
   }
 
   /**

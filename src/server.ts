@@ -24,7 +24,9 @@ function singleFlight<T>(run: () => Promise<T>): () => Promise<T> {
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export function buildServer(o: ServerOptions): FastifyInstance {
-  const app = Fastify({ loggerInstance: o.log.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger });
+  // Request logs off (info); fastify's own warnings and errors stay.
+  const logger: FastifyBaseLogger = o.log.child({ component: 'http' }, { level: 'warn' });
+  const app = Fastify({ loggerInstance: logger });
   const scrape = singleFlight(async () => {
     const t0 = process.hrtime.bigint();
     const snap = await o.reader.read();

@@ -15,16 +15,49 @@ const MAX_STATUS_BYTES = 8 * 1024 * 1024;
  */
 export class LibvirtStatusDir {
   private readonly byFile = new Map<string, LibvirtDomain>();
+  /** Version (inode, size, mtime) of the last read of each file, good or bad. */
+  private readonly readVersion = new Map<string, string>();
+  private rescanTimer: NodeJS.Timeout | undefined;
   /** Files whose latest version could not be used (their last good version, if any, is still served). */
   private readonly failing = new Set<string>();
   private watcher: FSWatcher | undefined;
   private readonly pending = new Map<string, Promise<void>>();
 
-  constructor(private readonly fs: FsRoots, private readonly problems: Problems) {}
+  constructor(private readonly fs: FsRoots, private readonly problems: Problems, private readonly rescanMs = 5000) {}
 
   /** Starts watching; resolves once the initial contents have been read. */
   async start(): Promise<void> {
+    await this.watchDir();
+    await this.settled();
+    this.rescanTimer = setInterval(() => { this.rescan(); }, this.rescanMs);
+  }
+
+  /**
+   * The safety net under the watcher. inotify events are lost when a file is rewritten right after a rename
+   * (libvirt saves status twice in a row at domain start), so any file whose version differs from the one last
+   * read is read again. And chokidar never reports files of a directory created after watching began (libvirtd
+   * started after the exporter), so a directory that appears gets a watcher then.
+   */
+  private rescan(): void {
+    let versions: Map<string, string>;
+    try {
+      versions = this.fs.fileVersions(this.fs.libvirt(), '.xml');
+    } catch {
+      versions = new Map();
+    }
+    if (!this.watcher && versions.size > 0) void this.watchDir();
+    for (const [file, version] of versions) if (this.readVersion.get(file) !== version) this.load(this.fs.libvirt(file));
+    for (const file of [...this.readVersion.keys()]) if (!versions.has(file)) this.forget(file);
+  }
+
+  /** Watches the directory if it exists. */
+  private async watchDir(): Promise<void> {
     const dir = this.fs.libvirt();
+    try {
+      this.fs.listDir(dir);
+    } catch {
+      return;
+    }
     const watcher = watch(dir, {
       depth: 0,
       ignoreInitial: false,
@@ -34,15 +67,23 @@ export class LibvirtStatusDir {
     this.watcher = watcher;
     watcher.on('add', (path) => { this.load(path); });
     watcher.on('change', (path) => { this.load(path); });
-    watcher.on('unlink', (path) => {
-      this.byFile.delete(basename(path));
-      this.failing.delete(basename(path));
+    watcher.on('unlink', (path) => { this.forget(basename(path)); });
+    watcher.on('unlinkDir', (path) => {
+      if (path !== dir) return;
+      for (const file of [...this.byFile.keys()]) this.forget(file);
+      this.watcher = undefined;
+      void watcher.close();
     });
     watcher.on('error', (err) => {
       this.problems.report('libvirt', 'watch', 'watch', `watching ${dir} failed: ${String(err)}`);
     });
     await new Promise<void>((resolve) => watcher.once('ready', () => { resolve(); }));
-    await this.settled();
+  }
+
+  private forget(file: string): void {
+    this.byFile.delete(file);
+    this.readVersion.delete(file);
+    this.failing.delete(file);
   }
 
   /** Waits for reads in flight (tests and startup use it). */
@@ -51,7 +92,10 @@ export class LibvirtStatusDir {
   }
 
   async stop(): Promise<void> {
-    await this.watcher?.close();
+    clearInterval(this.rescanTimer);
+    const w = this.watcher;
+    this.watcher = undefined;
+    await w?.close();
     await this.settled();
   }
 
@@ -78,13 +122,13 @@ export class LibvirtStatusDir {
 
   private async read(path: string, file: string): Promise<void> {
     try {
-      const xml = await this.fs.readFileCapped(path, MAX_STATUS_BYTES);
-      this.byFile.set(file, parseLibvirtStatus(xml));
+      const { text, version } = await this.fs.readFileCapped(path, MAX_STATUS_BYTES);
+      this.readVersion.set(file, version);
+      this.byFile.set(file, parseLibvirtStatus(text));
       this.failing.delete(file);
     } catch (err) {
       if (err instanceof FsError && err.kind === 'gone') {
-        this.byFile.delete(file);
-        this.failing.delete(file);
+        this.forget(file);
         return;
       }
       this.failing.add(file);

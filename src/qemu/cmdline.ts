@@ -1,8 +1,8 @@
 /**
  * A model of a QEMU command line: VM identity, iothreads, thread-pool limits and disks.
  *
- * Pure: input is the process's argv, output a record. It never throws: a weird argv only yields less,
- * and an option whose value cannot be read (malformed JSON, a dangling drive reference) is skipped
+ * Pure: input is the process's argv, output a record. No input throws (not even ParseError): a weird argv only
+ * yields less, and an option whose value cannot be read (malformed JSON, a dangling drive reference) is skipped
  * and described in `warnings`.
  */
 import type { DiskSpec } from './disk-spec.js';
@@ -133,8 +133,7 @@ function readProps(opt: Opt, impliedKey: string | undefined, warnings: string[])
   if (!opt.value.startsWith('{')) return parseKeyval(opt.value, impliedKey);
   try {
     const parsed: unknown = JSON.parse(opt.value);
-    if (isProps(parsed)) return parsed;
-    warnings.push(`-${opt.name}: JSON value is not an object`);
+    if (isProps(parsed)) return parsed; // always, for text starting with '{'
   } catch (err) {
     warnings.push(`-${opt.name}: malformed JSON (${err instanceof Error ? err.message : String(err)})`);
   }
@@ -188,6 +187,7 @@ function poolMax(p: Props, what: string, warnings: string[]): number | undefined
   return max;
 }
 
+/** Reads argv as split from /proc/PID/cmdline (argv[0] is the binary). Never throws; see the module comment. */
 export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
   const warnings: string[] = [];
   const result: QemuCmdline = { debugThreads: false, iothreads: [], disks: [], warnings };

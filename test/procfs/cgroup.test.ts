@@ -17,7 +17,7 @@ const SELF_HYBRID = `9:name=systemd:/
 
 // The same hierarchy layout for vCPU thread 18558 of the libvirt 9.0 sample (no systemd, cgroup v1): libvirt puts
 // vcpuN/iothreadN/emulator groups under cpu, cpuacct and cpuset only, the VM group under the other controllers.
-// Paths from /work/shared/samples/libvirt-9.0-kvm/cgroup-thread-roles.txt.
+// Paths from test/fixtures/samples/libvirt-9.0-kvm/cgroup-thread-roles.txt.
 const V1_LIBVIRT = (leaf: string) => `9:name=systemd:/
 8:pids:/
 7:blkio:/machine/qemu-1-labvm.libvirt-qemu

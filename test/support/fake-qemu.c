@@ -7,9 +7,10 @@
  *   -smp N[,...]                 N vCPU threads "CPU i/KVM" ("CPU i/TCG" with -accel tcg)
  *   -object iothread,id=X        one "IO X" thread each
  * Env: FAKE_QEMU_WORKERS (initial pool size, default 0), FAKE_QEMU_TICK_MS (sleep between
- * wake-ups, default 20).
+ * wake-ups, default 20), FAKE_QEMU_NAME_RCU=1 (name the rcu thread "call_rcu").
  *
- * Threads: main, an unnamed rcu thread, vCPUs, iothreads, "IO mon_iothread", pool "worker"s.
+ * Threads: main, an rcu thread, vCPUs, iothreads, "IO mon_iothread", pool "worker"s. Real QEMU
+ * names call_rcu only when that thread starts after -name was parsed (a race): both happen.
  * stdin commands, each answered by one stdout line once done:
  *   workers N     pool grows/shrinks to exactly N    -> "ok N"
  *   burst N MS    N extra workers that exit after MS -> "ok N" once all have started
@@ -227,7 +228,8 @@ int main(int argc, char **argv) {
     }
   }
 
-  fixed[nfixed++] = spawn("", idler, 0);  /* call_rcu: never named, like QEMU's */
+  env = getenv("FAKE_QEMU_NAME_RCU");
+  fixed[nfixed++] = spawn(env && !strcmp(env, "1") ? "call_rcu" : "", idler, 0);
   char name[32];
   for (int i = 0; i < vcpus && nfixed < 1024; i++) {
     snprintf(name, sizeof name, "CPU %d/%s", i, accel);
