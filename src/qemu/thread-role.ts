@@ -39,6 +39,7 @@ const CGROUP_IOTHREAD = /^iothread(\d+)$/;
 /** Role by QEMU's thread name (set with debug-threads=on; see qemu_thread_create callers in QEMU 7.2). */
 function byName(comm: string): ThreadRole | undefined {
   if (comm === 'worker') return { role: 'worker' };
+  if (comm === 'call_rcu') return { role: 'rcu' };
   const vcpu = VCPU_NAME.exec(comm);
   if (vcpu) return { role: 'vcpu', vcpu: Number(vcpu[1]) };
   if (comm === 'IO mon_iothread') return { role: 'monitor' };
@@ -79,7 +80,7 @@ export function classifyThread(f: ThreadFacts): ThreadRole {
     // the iothread itself (libvirt moves it there), later ones are workers of its pool.
     return f.hasIothread(cgIothread) ? { role: 'worker', pool: cgIothread } : { role: 'iothread', iothread: cgIothread };
   }
-  // QEMU's call_rcu thread starts before debug-threads takes effect, so it keeps the process name.
+  // QEMU's call_rcu thread may start before debug-threads takes effect and keep the process name (a race).
   if (f.debugThreads && f.comm === f.processComm) return { role: 'rcu' };
   return { role: 'other' };
 }

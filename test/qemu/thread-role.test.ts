@@ -36,6 +36,7 @@ test('other named threads', () => {
   assert.equal(role({ comm: 'vhost-4242', kernelThread: true }).role, 'vhost');
   assert.equal(role({ comm: 'live_migration' }).role, 'migration');
   assert.equal(role({ comm: 'multifdsend_3' }).role, 'migration');
+  assert.equal(role({ comm: 'call_rcu' }).role, 'rcu');
   assert.equal(role({ comm: 'something-else' }).role, 'other');
 });
 

@@ -1,7 +1,6 @@
 /** A fake QEMU process (see fake-qemu.c) whose threads look like QEMU's in /proc. */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { access, mkdir, readFile, rename } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
@@ -79,15 +78,14 @@ export async function startFakeQemu(opts: FakeQemuOptions): Promise<FakeQemu> {
   const child: ChildProcessByStdio<Writable, Readable, null> =
     spawn(await fakeQemuBinary(), args, { env, stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdin.on('error', () => undefined); // EPIPE once the child died: its exit already failed the waiters
-  const exited = once(child, 'exit');
-  exited.catch(() => undefined); // spawn errors surface through nextLine below
+  const exited = new Promise<void>((resolve) => { child.on('close', () => { resolve(); }).on('error', () => { resolve(); }); });
 
   const waiting: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
   const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => waiting.shift()?.resolve(line));
   const fail = (err: Error) => { for (const w of waiting.splice(0)) w.reject(err); };
   child.on('error', fail);
-  child.on('exit', (code, signal) => { fail(new Error(`fake qemu ${opts.name} exited (${String(code ?? signal)})`)); });
+  child.on('close', (code, signal) => { fail(new Error(`fake qemu ${opts.name} exited (${String(code ?? signal)})`)); });
   const nextLine = () => new Promise<string>((resolve, reject) => waiting.push({ resolve, reject }));
 
   let queue = Promise.resolve('');

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { chmod, chown, mkdir, open, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -91,7 +91,7 @@ export async function stopLibvirt(): Promise<void> {
 export interface DomainOptions {
   name: string;
   uuid?: string;
-  /** Raw image, created (8 MiB) if missing. Default IMAGE_DIR/NAME.raw; every parent dir must be world-traversable. */
+  /** Raw image, created (8 MiB) if missing. Default IMAGE_DIR/NAME.raw (destroy removes it); every parent dir must be world-traversable. */
   diskPath?: string;
   /**
    * `virsh start --paused`. Default false: the guest (no OS: SeaBIOS finds nothing to boot) runs, which under
@@ -155,8 +155,8 @@ export async function defineAndStart(opts: DomainOptions): Promise<Domain> {
   await ensureLibvirt();
   const uuid = opts.uuid ?? randomUUID();
   const diskPath = opts.diskPath ?? `${IMAGE_DIR}/${opts.name}.raw`;
-  await createRawImage(diskPath);
   await destroy(opts.name);
+  await createRawImage(diskPath);
   const start = ['start', opts.name, ...(opts.paused ? ['--paused'] : [])];
   let type = opts.type ?? 'kvm';
   await defineFromXml(domainXml(type, opts.name, uuid, diskPath));
@@ -172,10 +172,12 @@ export async function defineAndStart(opts: DomainOptions): Promise<Domain> {
   return { name: opts.name, uuid, pid, diskPath, type, statusPath: `${STATUS_DIR}/${opts.name}.xml` };
 }
 
-/** Destroys (waits for QEMU to be gone) and undefines `name`; a missing domain is fine. */
+/** Destroys (waits for QEMU to be gone) and undefines `name`, and removes IMAGE_DIR/NAME.raw; a missing domain is fine. */
 export async function destroy(name: string): Promise<void> {
   const state = await virsh('domstate', name).catch(() => undefined);
-  if (state === undefined) return;
-  if (!state.includes('shut off')) await virsh('destroy', name);
-  await virsh('undefine', name);
+  if (state !== undefined) {
+    if (!state.includes('shut off')) await virsh('destroy', name);
+    await virsh('undefine', name);
+  }
+  await rm(`${IMAGE_DIR}/${name}.raw`, { force: true });
 }

@@ -1,7 +1,6 @@
 /** A real QEMU (no guest OS) with 2 vCPUs, an iothread, and a raw disk on virtio-scsi. */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { chmod, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname } from 'node:path';
@@ -65,7 +64,7 @@ export async function createRawImage(path: string, sizeMiB = 8): Promise<void> {
 export interface RealQemuOptions {
   name: string;
   uuid?: string;
-  /** Raw image, created (8 MiB) if missing. Default IMAGE_DIR/NAME.raw. */
+  /** Raw image, created (8 MiB) if missing. Default IMAGE_DIR/NAME.raw, removed by stop(). */
   diskPath?: string;
 }
 
@@ -78,7 +77,7 @@ export interface RealQemu {
   readonly accel: 'KVM' | 'TCG';
   /** QMP socket (`IO mon_iothread` exists because of it). */
   readonly qmpSocket: string;
-  /** SIGKILL and wait for the exit. Safe to call twice. */
+  /** SIGKILL, wait for the exit, remove the QMP socket (and the default image). Safe to call twice. */
   stop(): Promise<void>;
 }
 
@@ -108,17 +107,21 @@ export async function startRealQemu(opts: RealQemuOptions): Promise<RealQemu> {
   const child = spawn(requireTool('setpriv'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
-  const exited = once(child, 'exit');
+  const exited = new Promise<string>((resolve) => {
+    child.on('exit', (code, signal) => { resolve(String(code ?? signal)); });
+    child.on('error', (err) => { resolve(err.message); });
+  });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await exited;
     }
     await rm(qmpSocket, { force: true });
+    if (opts.diskPath === undefined) await rm(diskPath, { force: true });
   };
 
   try {
-    const died = exited.then(([code]) => { throw new Error(`exited (${String(code)})`); });
+    const died = exited.then((how) => { throw new Error(`exited (${how})`); });
     const names = await Promise.race([waitForThreads(child.pid!, [/^CPU 1\/(KVM|TCG)$/, /^IO iothread1$/]), died]);
     const accel = [...names.values()].some((name) => name === 'CPU 0/KVM') ? 'KVM' : 'TCG';
     return { pid: child.pid!, name: opts.name, uuid, diskPath, accel, qmpSocket, stop };
