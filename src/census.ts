@@ -3,8 +3,45 @@ import type { Inventory, Vm } from './inventory.js';
 import type { Problems } from './problems.js';
 import { parseLibvirtCgroup } from './procfs/cgroup.js';
 import { parseStat } from './procfs/stat.js';
-import { classifyThread, isKernelThread } from './qemu/thread-role.js';
-import { zeroCounters } from './thread-ledger.js';
+import { classifyThread, isKernelThread, type ThreadRole } from './qemu/thread-role.js';
+import { zeroCounters, type TrackedThread } from './thread-ledger.js';
+
+/** Classifies a thread of `vm` from what is known of it and of the VM. */
+function roleOf(vm: Vm, tid: number, comm: string, kernelThread: boolean, cgroupLeaf: string | undefined, self?: TrackedThread): ThreadRole {
+  return classifyThread({
+    tid,
+    pid: vm.pid,
+    comm,
+    processComm: vm.processComm,
+    kernelThread,
+    libvirtVcpu: vm.identity.vcpuTids.get(tid),
+    cgroupLeaf,
+    debugThreads: vm.cmdline.debugThreads,
+    hasIothread: (id) => {
+      for (const o of vm.ledger.threads.values()) if (o !== self && o.role === 'iothread' && o.iothread === id) return true;
+      return false;
+    },
+  });
+}
+
+/** Re-derives a tracked thread's role (it was renamed, or libvirt's facts arrived); a change goes through the ledger. */
+export function reassess(vm: Vm, t: TrackedThread): void {
+  const next = roleOf(vm, t.tid, t.comm, t.kernelThread, t.cgroupLeaf, t);
+  if (next.role !== t.role || next.vcpu !== t.vcpu || next.iothread !== t.iothread || next.pool !== t.pool) vm.ledger.changeRole(t, next);
+}
+
+/** libvirt's cgroup leaf of a thread; only libvirt-managed VMs have one worth reading. */
+function readCgroupLeaf(fs: FsRoots, vm: Vm, tid: number, problems: Problems): string | undefined {
+  if (vm.identity.source !== 'libvirt') return undefined;
+  try {
+    return parseLibvirtCgroup(fs.readSmall(fs.proc(vm.pid, 'task', tid, 'cgroup')));
+  } catch (err) {
+    if (!(err instanceof FsError && err.kind === 'gone')) {
+      problems.report('cgroup', err instanceof FsError ? err.kind : 'parse', 'thread-cgroup', `cannot read cgroup of thread ${tid}: ${(err as Error).message}`);
+    }
+    return undefined;
+  }
+}
 
 /**
  * Brings a VM's thread table up to date with its task directory: threads that appeared are read (stat, and
@@ -31,7 +68,6 @@ export function syncThreads(fs: FsRoots, vm: Vm, problems: Problems): boolean {
   for (const tid of ledger.threads.keys()) if (!listed.has(tid)) ledger.remove(tid);
   // Oldest first: an iothread is seen before the workers it spawns (see classifyThread).
   fresh.sort((a, b) => a - b);
-  const libvirt = vm.identity.source === 'libvirt';
   for (const tid of fresh) {
     let stat;
     try {
@@ -42,28 +78,17 @@ export function syncThreads(fs: FsRoots, vm: Vm, problems: Problems): boolean {
       }
       continue;
     }
-    let cgroupLeaf: string | undefined;
-    if (libvirt) {
-      try {
-        cgroupLeaf = parseLibvirtCgroup(fs.readSmall(fs.proc(vm.pid, 'task', tid, 'cgroup')));
-      } catch (err) {
-        if (!(err instanceof FsError && err.kind === 'gone')) {
-          problems.report('cgroup', err instanceof FsError ? err.kind : 'parse', 'thread-cgroup', `cannot read cgroup of thread ${tid}: ${(err as Error).message}`);
-        }
-      }
+    const kernelThread = isKernelThread(stat.flags);
+    const cgroupLeaf = readCgroupLeaf(fs, vm, tid, problems);
+    const role = roleOf(vm, tid, stat.comm, kernelThread, cgroupLeaf);
+    ledger.add({ ...role, tid, starttime: stat.starttimeTicks, comm: stat.comm, kernelThread, cgroupLeaf, last: zeroCounters(), base: zeroCounters() }, vm.listed);
+  }
+  if (vm.rolesStale) {
+    vm.rolesStale = false;
+    for (const t of ledger.threads.values()) {
+      t.cgroupLeaf = readCgroupLeaf(fs, vm, t.tid, problems);
+      reassess(vm, t);
     }
-    const role = classifyThread({
-      tid,
-      pid: vm.pid,
-      comm: stat.comm,
-      processComm: vm.processComm,
-      kernelThread: isKernelThread(stat.flags),
-      libvirtVcpu: vm.identity.vcpuTids.get(tid),
-      cgroupLeaf,
-      debugThreads: vm.cmdline.debugThreads,
-      hasIothread: (id) => [...ledger.threads.values()].some((t) => t.role === 'iothread' && t.iothread === id),
-    });
-    ledger.add({ ...role, tid, starttime: stat.starttimeTicks, comm: stat.comm, cgroupLeaf, last: zeroCounters(), base: zeroCounters() }, vm.listed);
   }
   vm.listed = true;
   return true;

@@ -28,6 +28,8 @@ export class Vm {
   /** Set once the census or a scrape has listed the threads: later new threads are spawns. */
   listed = false;
   identity!: VmIdentity;
+  /** Set when the identity changed in a way that can change thread roles (libvirt's status file arrived). */
+  rolesStale = false;
 
   constructor(
     readonly pid: number,
@@ -45,6 +47,13 @@ function pools(iothreads: IothreadSpec[], mainMax: number | undefined): VmIdenti
     { pool: 'main', max: mainMax ?? DEFAULT_POOL_MAX },
     ...iothreads.map((t) => ({ pool: t.id, max: t.poolMax ?? DEFAULT_POOL_MAX })),
   ];
+}
+
+/** libvirt's status file usually lands a moment after QEMU's threads exist: its vCPU TIDs and cgroups then decide roles. */
+function rolesMayDiffer(a: VmIdentity, b: VmIdentity): boolean {
+  if (a.source !== b.source || a.vcpuTids.size !== b.vcpuTids.size) return true;
+  for (const [tid, vcpu] of a.vcpuTids) if (b.vcpuTids.get(tid) !== vcpu) return true;
+  return false;
 }
 
 /**
@@ -94,9 +103,11 @@ export class Inventory {
     const sources = new Set<string>();
     for (const vm of this.vms.values()) {
       const d = domains?.get(vm.pid);
-      vm.identity = d
+      const next: VmIdentity = d
         ? { domain: d.name, uuid: d.uuid, source: 'libvirt', vcpuTids: d.vcpuTids, pools: pools(d.iothreads, d.mainLoopPoolMax), disks: d.disks }
         : this.cmdlineIdentity(vm);
+      if (vm.listed && rolesMayDiffer(vm.identity, next)) vm.rolesStale = true;
+      vm.identity = next;
       for (const disk of vm.identity.disks) {
         sources.add(disk.source);
         this.resolveDisk(disk.source);

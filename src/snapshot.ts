@@ -1,5 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { syncThreads } from './census.js';
+import { reassess, syncThreads } from './census.js';
 import { FsError, type FsRoots } from './fs-roots.js';
 import type { Inventory, Vm, VmIdentity } from './inventory.js';
 import type { Problems, Source } from './problems.js';
@@ -9,7 +9,6 @@ import { parseStat } from './procfs/stat.js';
 import { parseStatus } from './procfs/status.js';
 import type { DiskSpec } from './qemu/disk-spec.js';
 import { ROLES, type Role } from './qemu/roles.js';
-import { classifyThread, isKernelThread } from './qemu/thread-role.js';
 import { parseBlockStat, type BlockStat } from './sysfs/block-stat.js';
 import type { Counters, TrackedThread } from './thread-ledger.js';
 
@@ -169,12 +168,7 @@ export class SnapshotReader {
       if (stat.comm !== t.comm) {
         // QEMU names a thread right after creating it: a thread first seen unnamed gets its real role now.
         t.comm = stat.comm;
-        const next = classifyThread({
-          tid: t.tid, pid: vm.pid, comm: stat.comm, processComm: vm.processComm, kernelThread: isKernelThread(stat.flags),
-          libvirtVcpu: vm.identity.vcpuTids.get(t.tid), cgroupLeaf: t.cgroupLeaf, debugThreads: vm.cmdline.debugThreads,
-          hasIothread: (id) => [...vm.ledger.threads.values()].some((o) => o !== t && o.role === 'iothread' && o.iothread === id),
-        });
-        if (next.role !== t.role || next.vcpu !== t.vcpu || next.iothread !== t.iothread) vm.ledger.changeRole(t, next);
+        reassess(vm, t);
       }
       const c = t.last;
       c.userTicks = stat.utimeTicks;

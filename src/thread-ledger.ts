@@ -25,6 +25,7 @@ export interface TrackedThread extends ThreadRole {
   /** Thread start time (clock ticks after boot): a different value under the same TID is a new thread. */
   starttime: number;
   comm: string;
+  kernelThread: boolean;
   /** libvirt cgroup leaf, read once when the thread is first seen. */
   cgroupLeaf: string | undefined;
   /** Last counters read by a scrape (zero until the first one: a thread first seen mid-life counts in full). */
