@@ -1,4 +1,5 @@
 import { ParseError } from '../parse-error.js';
+import { parseUint } from '../parse-uint.js';
 
 /** The fields of /proc/PID/stat (or task/TID/stat) that the exporter uses. Times are in clock ticks (USER_HZ). */
 export interface TaskStat {
@@ -24,8 +25,6 @@ const F_RSS = 24;
 
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
-const ZERO = 0x30;
-const NINE = 0x39;
 
 /**
  * Parses /proc/PID/stat or /proc/PID/task/TID/stat.
@@ -63,29 +62,16 @@ export function parseStat(text: string): TaskStat {
         if (pos - start !== 1) throw new ParseError(`stat: state ${JSON.stringify(text.slice(start, pos))} is not one character`);
         state = text[start]!;
         break;
-      case F_FLAGS: flags = uint(text, start, pos, 'flags'); break;
-      case F_UTIME: utime = uint(text, start, pos, 'utime'); break;
-      case F_STIME: stime = uint(text, start, pos, 'stime'); break;
-      case F_NUM_THREADS: numThreads = uint(text, start, pos, 'num_threads'); break;
-      case F_STARTTIME: starttime = uint(text, start, pos, 'starttime'); break;
-      case F_RSS: rss = uint(text, start, pos, 'rss'); break;
+      case F_FLAGS: flags = parseUint(text, start, pos, 'stat: flags'); break;
+      case F_UTIME: utime = parseUint(text, start, pos, 'stat: utime'); break;
+      case F_STIME: stime = parseUint(text, start, pos, 'stat: stime'); break;
+      case F_NUM_THREADS: numThreads = parseUint(text, start, pos, 'stat: num_threads'); break;
+      case F_STARTTIME: starttime = parseUint(text, start, pos, 'stat: starttime'); break;
+      case F_RSS: rss = parseUint(text, start, pos, 'stat: rss'); break;
       default: break; // fields we skip (ppid, tty_nr, nice, …) may be negative: not validated
     }
     field++;
   }
 
   return { comm, state, flags, utimeTicks: utime, stimeTicks: stime, numThreads, starttimeTicks: starttime, rssPages: rss };
-}
-
-/** Decimal digits in text[start, end) as a Number; ParseError unless a non-negative integer ≤ MAX_SAFE_INTEGER. */
-function uint(text: string, start: number, end: number, name: string): number {
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c < ZERO || c > NINE) throw new ParseError(`stat: ${name} ${JSON.stringify(text.slice(start, end))} is not a non-negative integer`);
-    // Exact while n stays ≤ MAX_SAFE_INTEGER; once past it the rounded result is ≥ 2^53, so the check below catches it.
-    n = n * 10 + (c - ZERO);
-    if (n > Number.MAX_SAFE_INTEGER) throw new ParseError(`stat: ${name} exceeds 2^53`);
-  }
-  return n;
 }

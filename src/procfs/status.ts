@@ -1,4 +1,5 @@
 import { ParseError } from '../parse-error.js';
+import { parseUint } from '../parse-uint.js';
 
 /** The fields of /proc/PID/status (or task/TID/status) that the exporter uses. */
 export interface TaskStatus {
@@ -16,8 +17,6 @@ const KB = ' kB';
 
 const SPACE = 0x20;
 const TAB = 0x09;
-const ZERO = 0x30;
-const NINE = 0x39;
 
 /**
  * Parses /proc/PID/status. Runs for every thread on every scrape, so it looks the three keys up with
@@ -50,15 +49,7 @@ function valueAfter(text: string, at: number, key: string, kb: boolean): number 
     if (c !== SPACE && c !== TAB) break;
     start++;
   }
-  if (start >= end) throw new ParseError(`status: ${label(key)} is empty`);
-  let n = 0;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c < ZERO || c > NINE) throw new ParseError(`status: ${label(key)} ${JSON.stringify(text.slice(start, end))} is not a non-negative integer`);
-    n = n * 10 + (c - ZERO); // exact up to MAX_SAFE_INTEGER; beyond it the rounded value is ≥ 2^53
-    if (n > Number.MAX_SAFE_INTEGER) throw new ParseError(`status: ${label(key)} exceeds 2^53`);
-  }
-  return n;
+  return parseUint(text, start, end, `status: ${label(key)}`);
 }
 
 /** The key without its newline and colon, built only for error messages. */

@@ -1,4 +1,5 @@
 import { ParseError } from '../parse-error.js';
+import { parseUintFields } from '../parse-uint.js';
 
 /**
  * /sys/block/DEV/stat (and DEV/PART/stat), per Documentation/block/stat.rst.
@@ -26,8 +27,6 @@ export interface BlockStat {
   flushTimeMs?: number;
 }
 
-const ZERO = 0x30;
-const NINE = 0x39;
 
 /**
  * Parses the single whitespace-padded line of a block device's stat file: 11, 15 or 17 numbers.
@@ -35,28 +34,7 @@ const NINE = 0x39;
  * and the extra fields ignored, as a future kernel may append some.
  */
 export function parseBlockStat(text: string): BlockStat {
-  const v: number[] = [];
-  const len = text.length;
-  let pos = 0;
-  for (;;) {
-    while (pos < len && isBlank(text.charCodeAt(pos))) pos++;
-    if (pos >= len) break;
-    const start = pos;
-    let n = 0;
-    while (pos < len) {
-      const c = text.charCodeAt(pos);
-      if (isBlank(c)) break;
-      if (c < ZERO || c > NINE) {
-        let end = pos;
-        while (end < len && !isBlank(text.charCodeAt(end))) end++;
-        throw new ParseError(`block stat: field ${v.length + 1} ${JSON.stringify(text.slice(start, end))} is not a non-negative integer`);
-      }
-      n = n * 10 + (c - ZERO); // exact up to MAX_SAFE_INTEGER; beyond it the rounded value is ≥ 2^53
-      if (n > Number.MAX_SAFE_INTEGER) throw new ParseError(`block stat: field ${v.length + 1} exceeds 2^53`);
-      pos++;
-    }
-    v.push(n);
-  }
+  const v = parseUintFields(text, 'block stat');
   const count = v.length;
   if (count < 11 || (count > 11 && count < 15) || count === 16) {
     throw new ParseError(`block stat: ${count} fields, expected 11, 15 or 17`);
@@ -77,8 +55,4 @@ export function parseBlockStat(text: string): BlockStat {
     stat.flushTimeMs = v[16]!;
   }
   return stat;
-}
-
-function isBlank(c: number): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a;
 }
