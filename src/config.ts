@@ -13,6 +13,9 @@ export interface Config {
   readonly peakWindowMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly logFormat: 'json' | 'logfmt';
+  readonly webConfigFile: string | undefined;
+  readonly maxRequests: number;
+  readonly scrapeTimeoutMs: number;
 }
 
 /** What the caller should do instead of running: print and exit with the code. */
@@ -25,6 +28,9 @@ export class ConfigExit extends Error {
 const FLAGS = {
   'web.listen-address': { default: ':10077', help: 'Address to listen on for the web interface and telemetry.' },
   'web.telemetry-path': { default: '/metrics', help: 'Path under which to expose metrics.' },
+  'web.config.file': { default: '', help: "Web config (TLS, basic auth, headers) in exporter-toolkit's format; re-read when it changes." },
+  'web.max-requests': { default: '40', help: 'Concurrent HTTP requests served at once; more get 503 (0: no limit).' },
+  'scrape.timeout': { default: '10s', help: "Deadline of one scrape; Prometheus's X-Prometheus-Scrape-Timeout-Seconds can shorten it. A late scrape is partial." },
   'path.procfs': { default: '/proc', help: 'procfs mountpoint.' },
   'path.sysfs': { default: '/sys', help: 'sysfs mountpoint.' },
   'path.rootfs': { default: '/', help: "Host root filesystem, for resolving disk sources (e.g. /host in a container)." },
@@ -99,6 +105,10 @@ export function parseConfig(argv: readonly string[], version: string): Config {
   const peakWindowMs = parseDuration(get('census.peak-window'));
   if (peakWindowMs === undefined || peakWindowMs < censusIntervalMs)
     throw bad('census.peak-window', 'want a duration ≥ --census.interval, e.g. 30s');
+  const maxRequests = Number(get('web.max-requests'));
+  if (!Number.isInteger(maxRequests) || maxRequests < 0) throw bad('web.max-requests', 'want a whole number ≥ 0');
+  const scrapeTimeoutMs = parseDuration(get('scrape.timeout'));
+  if (scrapeTimeoutMs === undefined || scrapeTimeoutMs <= 0) throw bad('scrape.timeout', 'want a duration, e.g. 10s');
   const logLevel = get('log.level');
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error')
     throw bad('log.level', 'want debug, info, warn or error');
@@ -118,5 +128,8 @@ export function parseConfig(argv: readonly string[], version: string): Config {
     peakWindowMs,
     logLevel,
     logFormat,
+    webConfigFile: get('web.config.file') || undefined,
+    maxRequests,
+    scrapeTimeoutMs,
   });
 }

@@ -8,6 +8,7 @@ import { Metrics, type BuildInfo } from './metrics.js';
 import { Problems } from './problems.js';
 import { buildServer } from './server.js';
 import { SnapshotReader } from './snapshot.js';
+import type { WebConfig } from './web-config.js';
 
 export interface ExporterOptions {
   roots: Roots;
@@ -15,6 +16,11 @@ export interface ExporterOptions {
   censusIntervalMs: number;
   peakWindowMs: number;
   telemetryPath: string;
+  scrapeTimeoutMs: number;
+  maxRequests: number;
+  webConfigFile: string | undefined;
+  /** Loaded by the caller: a bad file must stop startup before anything listens. */
+  webConfig: WebConfig;
   build: BuildInfo;
   log: Logger;
 }
@@ -41,6 +47,10 @@ export class Exporter {
       metrics: new Metrics(o.build, problems),
       log: o.log,
       ready: () => this.ready,
+      scrapeTimeoutMs: o.scrapeTimeoutMs,
+      maxRequests: o.maxRequests,
+      webConfigFile: o.webConfigFile,
+      webConfig: o.webConfig,
     });
   }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigExit, parseConfig, type Config } from './config.js';
 import { Exporter } from './exporter.js';
 import { createLogger } from './log.js';
+import { loadWebConfig, type WebConfig } from './web-config.js';
 
 const SHUTDOWN_MS = 4500;
 
@@ -37,19 +38,32 @@ async function main(): Promise<void> {
   const build = buildInfo();
   const cfg = config(build.version);
   const log = createLogger(cfg.logLevel, cfg.logFormat);
+  let webConfig: WebConfig = { tls: undefined, headers: {}, users: new Map() };
+  if (cfg.webConfigFile !== undefined) {
+    try {
+      webConfig = await loadWebConfig(cfg.webConfigFile);
+    } catch (err) {
+      process.stderr.write(`qemu-thread-exporter: --web.config.file: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+  }
   const exporter = new Exporter({
     roots: { procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirtStatusDir: cfg.libvirtStatusDir },
     processPattern: cfg.processPattern,
     censusIntervalMs: cfg.censusIntervalMs,
     peakWindowMs: cfg.peakWindowMs,
     telemetryPath: cfg.telemetryPath,
+    scrapeTimeoutMs: cfg.scrapeTimeoutMs,
+    maxRequests: cfg.maxRequests,
+    webConfigFile: cfg.webConfigFile,
+    webConfig,
     build,
     log,
   });
   const { app } = exporter;
 
   const listen = `${cfg.listenHost.includes(':') ? `[${cfg.listenHost}]` : cfg.listenHost}:${cfg.listenPort}`;
-  log.info({ version: build.version, revision: build.revision, procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirt_status_dir: cfg.libvirtStatusDir, listen }, 'starting qemu-thread-exporter');
+  log.info({ version: build.version, revision: build.revision, tls: webConfig.tls !== undefined, basic_auth: webConfig.users.size > 0, procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirt_status_dir: cfg.libvirtStatusDir, listen }, 'starting qemu-thread-exporter');
   try {
     if (cfg.listenHost !== '') await app.listen({ host: cfg.listenHost, port: cfg.listenPort });
     else {

@@ -22,7 +22,11 @@ export function parseUint(text: string, start: number, end: number, what: string
 
 const isBlank = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0a;
 
-/** The first `max` blank-separated unsigned fields of text (schedstat, block stat); `what` names the file in errors. */
+/**
+ * The first `max` blank-separated unsigned fields of text (schedstat, block stat); `what` names the file in errors.
+ * The kernel ends these files with a newline, so a field that runs to the very end of the text may have been cut
+ * (`1234` read as `12`): that is a ParseError, never a smaller number.
+ */
 export function parseUintFields(text: string, what: string, max = Infinity): number[] {
   const out: number[] = [];
   const len = text.length;
@@ -32,7 +36,9 @@ export function parseUintFields(text: string, what: string, max = Infinity): num
     if (pos >= len) break;
     const start = pos;
     while (pos < len && !isBlank(text.charCodeAt(pos))) pos++;
-    out.push(parseUint(text, start, pos, `${what}: field ${String(out.length + 1)}`));
+    const n = parseUint(text, start, pos, `${what}: field ${String(out.length + 1)}`);
+    if (pos === len) throw new ParseError(`${what}: field ${String(out.length + 1)} is not followed by a newline (cut short?)`);
+    out.push(n);
   }
   return out;
 }

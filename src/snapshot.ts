@@ -65,11 +65,17 @@ export class SnapshotReader {
     private readonly libvirtHealthy: () => boolean,
   ) {}
 
-  async read(now = Date.now()): Promise<Snapshot> {
+  /** Reads every VM, or as many as fit before `deadline` (ms since the epoch): a partial scrape beats a hung one. */
+  async read(now = Date.now(), deadline = Infinity): Promise<Snapshot> {
     this.inventory.refresh(now);
     const vms: VmSnapshot[] = [];
     const blockStats = new Map<string, BlockStat | undefined>();
-    for (const vm of [...this.inventory.vms.values()]) {
+    const all = [...this.inventory.vms.values()];
+    for (const vm of all) {
+      if (Date.now() >= deadline) {
+        this.problems.report('procfs', 'timeout', 'deadline', `scrape deadline reached after ${String(vms.length)} of ${String(all.length)} VMs: the rest are left out of this scrape`);
+        break;
+      }
       const snap = this.readVm(vm, now, blockStats);
       if (snap) vms.push(snap);
       else this.inventory.forget(vm.pid);

@@ -8,6 +8,7 @@
  * - `…/machine-qemu\x2d1\x2dlabvm.scope/vcpu0`                     (systemd, older libvirt)
  * The `\x2d` escapes are systemd's and are left as they are: only the leaf is returned.
  *
+ * A last line without its newline is ignored: it may have been cut.
  * Line preference: the v2 line (`0::`) when it yields a leaf, else a `cpu`/`cpuacct`/`cpuset` line (where libvirt
  * places vCPU/iothread groups on v1), else any other line.
  * Runs for every thread on every scrape: scans with indexOf and compares in place; the only string built is the leaf.
@@ -18,8 +19,9 @@ export function parseLibvirtCgroup(text: string): string | undefined {
   const len = text.length;
   let pos = 0;
   while (pos < len) {
-    let eol = text.indexOf('\n', pos);
-    if (eol < 0) eol = len;
+    const eol = text.indexOf('\n', pos);
+    // Every line ends with a newline: one without may have been cut (`vcpu12` → `vcpu1`), so it is not used.
+    if (eol < 0) break;
     const c1 = text.indexOf(':', pos);
     const c2 = c1 < 0 || c1 >= eol ? -1 : text.indexOf(':', c1 + 1);
     // Lines without two colons are not cgroup lines: skip them rather than fail, the answer is only a hint.

@@ -19,8 +19,9 @@ export function parseIo(text: string): ProcessIo {
   const len = text.length;
   let pos = 0;
   while (pos < len) {
-    let eol = text.indexOf('\n', pos);
-    if (eol < 0) eol = len;
+    const eol = text.indexOf('\n', pos);
+    // Every line ends with a newline: a last line without one may have been cut (`1234` → `12`).
+    if (eol < 0) throw new ParseError(`io: line ${JSON.stringify(text.slice(pos))} has no newline (cut short?)`);
     if (eol > pos) {
       const colon = text.indexOf(':', pos);
       if (colon < 0 || colon > eol) throw new ParseError(`io: line ${JSON.stringify(text.slice(pos, eol))} has no ":"`);

@@ -57,6 +57,8 @@ export function parseStat(text: string): TaskStat {
       pos++;
     }
     if (start === pos) throw new ParseError(`stat: ${field - 1} fields, need at least ${F_RSS}`);
+    // The kernel writes 52 fields and a newline: a field we use that ends the text may have been cut (`1234` → `12`).
+    if (pos === len) throw new ParseError(`stat: field ${field} is not followed by a blank (cut short?)`);
     switch (field) {
       case FIRST_AFTER_COMM:
         if (pos - start !== 1) throw new ParseError(`stat: state ${JSON.stringify(text.slice(start, pos))} is not one character`);

@@ -39,7 +39,8 @@ function valueAfter(text: string, at: number, key: string, kb: boolean): number 
   if (at < 0) throw new ParseError(`status: no ${label(key)} line`);
   let start = at + key.length;
   let end = text.indexOf('\n', start);
-  if (end < 0) end = text.length;
+  // Every line ends with a newline: a value without one may have been cut (`1234` → `12`).
+  if (end < 0) throw new ParseError(`status: ${label(key)} line has no newline (cut short?)`);
   if (kb) {
     if (!text.startsWith(KB, end - KB.length)) throw new ParseError(`status: ${label(key)} has no " kB" unit`);
     end -= KB.length;

@@ -45,10 +45,10 @@ const FLAGS = new Set([
 const READ = new Set(['name', 'uuid', 'object', 'drive', 'blockdev', 'device', 'hda', 'hdb', 'hdc', 'hdd', 'cdrom', 'fda', 'fdb']);
 
 /** Legacy shortcuts, as QEMU expands them into `-drive` options. */
-const SHORTCUTS: Record<string, string> = {
-  hda: 'index=0,media=disk', hdb: 'index=1,media=disk', hdc: 'index=2,media=disk', hdd: 'index=3,media=disk',
-  cdrom: 'index=2,media=cdrom', fda: 'if=floppy,index=0', fdb: 'if=floppy,index=1',
-};
+const SHORTCUTS = new Map([
+  ['hda', 'index=0,media=disk'], ['hdb', 'index=1,media=disk'], ['hdc', 'index=2,media=disk'], ['hdd', 'index=3,media=disk'],
+  ['cdrom', 'index=2,media=cdrom'], ['fda', 'if=floppy,index=0'], ['fdb', 'if=floppy,index=1'],
+]);
 
 /**
  * Splits argv into options. A known flag takes no value, an option read here always takes one, and any other option
@@ -103,7 +103,8 @@ export function parseKeyval(text: string, impliedKey?: string): Record<string, s
       i = end + 1;
     }
     first = false;
-    if (key !== '') out[key] = value;
+    // `__proto__` would set the object's prototype instead of a property (QEMU has no such property).
+    if (key !== '' && key !== '__proto__') out[key] = value;
   }
   return out;
 }
@@ -140,25 +141,35 @@ function readProps(opt: Opt, impliedKey: string | undefined, warnings: string[])
   return undefined;
 }
 
-/** Expands dotted keys (`cache.direct=on`) into nested objects, as -blockdev's key=value form means them. */
+/**
+ * Expands dotted keys (`cache.direct=on`) into nested objects, as -blockdev's key=value form means them.
+ * Only own properties are walked: `__proto__.x=1` from any process's argv must not reach Object.prototype.
+ */
 function nest(flat: Props): Props {
   const out: Props = {};
   for (const [key, value] of Object.entries(flat)) {
     const parts = key.split('.');
+    if (parts.includes('__proto__')) continue;
     let node = out;
     for (const part of parts.slice(0, -1)) {
-      const child = node[part];
+      const child = own(node, part);
       if (isProps(child)) node = child;
       else if (child === undefined) node = node[part] = {};
       else break;
     }
-    node[parts[parts.length - 1]!] ??= value;
+    const last = parts[parts.length - 1]!;
+    if (own(node, last) === undefined) node[last] = value;
   }
   return out;
 }
 
+/** An own property: an inherited one (`constructor`, `toString`) is never an option's value. */
+function own(p: Props, key: string): unknown {
+  return Object.hasOwn(p, key) ? p[key] : undefined;
+}
+
 function str(p: Props, key: string): string | undefined {
-  const v = p[key];
+  const v = own(p, key);
   if (typeof v === 'string') return v;
   if (typeof v === 'number') return String(v);
   return undefined;
@@ -166,7 +177,7 @@ function str(p: Props, key: string): string | undefined {
 
 /** A QEMU boolean: JSON true/false or on/off, yes/no, true/false; undefined when unset or anything else. */
 function bool(p: Props, key: string): boolean | undefined {
-  const v = p[key];
+  const v = own(p, key);
   if (typeof v === 'boolean') return v;
   if (v === 'on' || v === 'yes' || v === 'true') return true;
   if (v === 'off' || v === 'no' || v === 'false') return false;
@@ -175,7 +186,7 @@ function bool(p: Props, key: string): boolean | undefined {
 
 /** A non-negative integer, from a JSON number or a decimal string. */
 function int(p: Props, key: string): number | undefined {
-  const v = p[key];
+  const v = own(p, key);
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
   if (typeof v === 'string' && /^\d{1,15}$/.test(v)) return Number(v);
   return undefined;
@@ -183,7 +194,7 @@ function int(p: Props, key: string): number | undefined {
 
 function poolMax(p: Props, what: string, warnings: string[]): number | undefined {
   const max = int(p, 'thread-pool-max');
-  if (max === undefined && p['thread-pool-max'] !== undefined) warnings.push(`${what}: bad thread-pool-max`);
+  if (max === undefined && own(p, 'thread-pool-max') !== undefined) warnings.push(`${what}: bad thread-pool-max`);
   return max;
 }
 
@@ -237,7 +248,7 @@ export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
       }
       default: {
         // -drive, or a shortcut for one (-hda, -cdrom, a bare argument, ...) whose value is a file name
-        const shortcut = SHORTCUTS[opt.name];
+        const shortcut = SHORTCUTS.get(opt.name);
         const p = parseKeyval(shortcut === undefined ? opt.value : `${shortcut},file=${opt.value.replaceAll(',', ',,')}`);
         const id = str(p, 'id');
         if (id !== undefined) drives.set(id, p);
@@ -262,7 +273,7 @@ export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
       const media = str(drive, 'media');
       result.disks.push({
         name,
-        bus: IF_BUS[iface] ?? iface,
+        bus: IF_BUS.get(iface) ?? iface,
         deviceType: iface === 'floppy' ? 'floppy' : media === 'cdrom' ? 'cdrom' : 'disk',
         ...legacyBacking(drive, undefined),
         iothread: '',
@@ -274,9 +285,9 @@ export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
 
 /** `-drive` without `if=` uses the machine's default interface: IDE on x86 pc and q35. */
 const DEFAULT_IF = 'ide';
-const IF_BUS: Record<string, string> = { floppy: 'fdc' };
+const IF_BUS = new Map([['floppy', 'fdc']]);
 /** Units per bus for the interfaces that have buses (QEMU's if_max_devs). */
-const IF_MAX_DEVS: Record<string, number> = { ide: 2, scsi: 7 };
+const IF_MAX_DEVS = new Map([['ide', 2], ['scsi', 7]]);
 
 /**
  * Gives a `-drive` without `id=` the id QEMU would (`ide0-hd0`, `ide1-cd0`, `virtio0`): index= or bus=/unit=,
@@ -286,7 +297,7 @@ class LegacyDriveIds {
   private readonly used = new Set<string>();
 
   assign(drive: Props, iface: string, anonymous: boolean): string {
-    const max = IF_MAX_DEVS[iface] ?? 0;
+    const max = IF_MAX_DEVS.get(iface) ?? 0;
     let index = int(drive, 'index');
     if (index === undefined) {
       const bus = int(drive, 'bus') ?? 0;
@@ -396,14 +407,14 @@ function blockdevBacking(nodes: Map<string, Props>, top: string, writeCache: boo
       warnings.push(`-blockdev ${top}: chain deeper than ${MAX_CHAIN} nodes`);
       break;
     }
-    const cache = node['cache'];
+    const cache = own(node, 'cache');
     if (isProps(cache)) {
       direct = bool(cache, 'direct') ?? direct;
       noFlush = bool(cache, 'no-flush') ?? noFlush;
     }
     if (noFlush !== undefined) anyNoFlush = (anyNoFlush ?? false) || noFlush;
     leaf = node;
-    const file = node['file'];
+    const file = own(node, 'file');
     node = typeof file === 'string' ? nodes.get(file) : isProps(file) ? file : undefined;
     if (typeof file === 'string' && !node) warnings.push(`-blockdev ${top}: node ${file} not defined`);
   }

@@ -14,6 +14,10 @@ export async function startExporter(roots: Roots, flags: string[] = []): Promise
     censusIntervalMs: cfg.censusIntervalMs,
     peakWindowMs: cfg.peakWindowMs,
     telemetryPath: cfg.telemetryPath,
+    scrapeTimeoutMs: cfg.scrapeTimeoutMs,
+    maxRequests: cfg.maxRequests,
+    webConfigFile: undefined,
+    webConfig: { tls: undefined, headers: {}, users: new Map() },
     build: { version: 'test', revision: 'test' },
     log: pino({ level: 'silent' }),
   });
