@@ -85,7 +85,24 @@ export class SnapshotReader {
     const failed = this.problems.takeFailed();
     if (!this.libvirtHealthy()) failed.add('libvirt');
     vms.sort((a, b) => (a.identity.domain < b.identity.domain ? -1 : a.identity.domain > b.identity.domain ? 1 : a.pid - b.pid));
+    this.disambiguate(vms);
     return { vms, failed };
+  }
+
+  /**
+   * Two processes claiming one domain name (a stale libvirt file, two bare QEMUs with the same -name) would merge
+   * into one series set and add up their counters: every one after the first gets `name@pid` and a counted error.
+   */
+  private disambiguate(vms: VmSnapshot[]): void {
+    const seen = new Set<string>();
+    for (const v of vms) {
+      const name = v.identity.domain;
+      if (seen.has(name)) {
+        v.identity = { ...v.identity, domain: `${name}@${String(v.pid)}` };
+        this.problems.report('procfs', 'duplicate_domain', `duplicate:${name}`, `several QEMU processes are named ${JSON.stringify(name)}: the one with pid ${String(v.pid)} is exported as ${JSON.stringify(v.identity.domain)}`);
+      }
+      seen.add(name);
+    }
   }
 
   /** One VM, or undefined when its process has ended (or its PID now belongs to another process). */

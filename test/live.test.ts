@@ -148,3 +148,21 @@ describe('live: series budget of a typical VM', () => {
     }
   });
 });
+
+test('two QEMUs with the same name are exported apart, never added up', async () => {
+  const name = `twin-${String(process.pid)}`;
+  const a = await startFakeQemu({ name, vcpus: 1 });
+  const b = await startFakeQemu({ name, vcpus: 2 });
+  const live = await startExporter(HOST_ROOTS);
+  try {
+    const text = await live.scrape();
+    const [first, second] = [a, b].sort((x, y) => x.pid - y.pid) as [FakeQemu, FakeQemu];
+    assert.equal(value(text, 'qemu_vm_info', { domain: name, pid: String(first.pid) }), 1);
+    assert.equal(value(text, 'qemu_vm_info', { domain: `${name}@${String(second.pid)}`, pid: String(second.pid) }), 1);
+    assert.ok((value(text, 'qemu_exporter_errors_total', { source: 'procfs', reason: 'duplicate_domain' }) ?? 0) >= 1);
+  } finally {
+    await a.stop();
+    await b.stop();
+    await live.stop();
+  }
+});
