@@ -19,9 +19,11 @@ export interface Cli {
 }
 
 /** Runs the real command line (src/main.ts) on a free loopback port and waits for its `ready` log line. */
-export async function startCli(flags: string[] = [], opts: { prefix?: string[] } = {}): Promise<Cli> {
-  // `prefix` runs it under another command, e.g. setpriv to drop privileges.
-  const argv = [...(opts.prefix ?? []), process.execPath, '--import', 'tsx', MAIN, '--web.listen-address=127.0.0.1:0', ...flags];
+export async function startCli(flags: string[] = [], opts: { prefix?: string[]; command?: string[] } = {}): Promise<Cli> {
+  // `prefix` runs it under another command, e.g. setpriv to drop privileges; `command` replaces src/main.ts,
+  // e.g. with an installed qemu-thread-exporter.
+  const command = opts.command ?? [process.execPath, '--import', 'tsx', MAIN];
+  const argv = [...(opts.prefix ?? []), ...command, '--web.listen-address=127.0.0.1:0', ...flags];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = once(child, 'exit');
   const logs: string[] = [];

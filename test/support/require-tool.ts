@@ -18,6 +18,11 @@ const PACKAGES: Record<string, string> = {
   promtool: 'prometheus',
   'prometheus-process-exporter': 'prometheus-process-exporter',
   setpriv: 'util-linux',
+  podman: 'podman',
+  runc: 'runc',
+  debootstrap: 'debootstrap',
+  'systemd-analyze': 'systemd',
+  kubectl: 'kubernetes-client',
 };
 
 /** Absolute path of `name` (searching PATH, then /usr/sbin and /sbin); throws a clear error when missing. */
