@@ -71,7 +71,7 @@ export function syncThreads(fs: FsRoots, vm: Vm, problems: Problems): boolean {
   for (const tid of fresh) {
     let stat;
     try {
-      stat = parseStat(fs.readSmall(fs.proc(vm.pid, 'task', tid, 'stat')));
+      stat = parseStat(fs.readSmall(fs.proc(vm.pid, 'task', tid, 'stat'), 'latin1'));
     } catch (err) {
       if (!(err instanceof FsError && err.kind === 'gone')) {
         problems.report('procfs', err instanceof FsError ? err.kind : 'parse', 'thread-stat', `cannot read thread ${tid} of pid ${vm.pid}: ${(err as Error).message}`);
@@ -81,7 +81,9 @@ export function syncThreads(fs: FsRoots, vm: Vm, problems: Problems): boolean {
     const kernelThread = isKernelThread(stat.flags);
     const cgroupLeaf = readCgroupLeaf(fs, vm, tid, problems);
     const role = roleOf(vm, tid, stat.comm, kernelThread, cgroupLeaf);
-    ledger.add({ ...role, tid, starttime: stat.starttimeTicks, comm: stat.comm, kernelThread, cgroupLeaf, last: zeroCounters(), base: zeroCounters() }, vm.listed);
+    const dir = fs.proc(vm.pid, 'task', tid);
+    const files = { stat: `${dir}/stat`, status: `${dir}/status`, schedstat: `${dir}/schedstat` };
+    ledger.add({ ...role, tid, starttime: stat.starttimeTicks, comm: stat.comm, kernelThread, files, cgroupLeaf, last: zeroCounters(), base: zeroCounters() }, vm.listed);
   }
   if (vm.rolesStale) {
     vm.rolesStale = false;

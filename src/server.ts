@@ -110,15 +110,14 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   const scrape = singleFlight(async (deadline: number) => {
     const t0 = process.hrtime.bigint();
     const snap = await o.reader.read(Date.now(), deadline);
-    o.metrics.update(snap, Number(process.hrtime.bigint() - t0) / 1e9);
-    return o.metrics.registry.metrics();
+    return o.metrics.render(snap, Number(process.hrtime.bigint() - t0) / 1e9);
   });
 
   app.get(o.telemetryPath, async (req, reply) => {
     let timeoutMs = o.scrapeTimeoutMs;
     const header = Number(req.headers['x-prometheus-scrape-timeout-seconds']);
     if (Number.isFinite(header) && header > 0) timeoutMs = Math.min(timeoutMs, Math.max(0, header * 1000 - TIMEOUT_OFFSET_MS));
-    return reply.type(o.metrics.registry.contentType).send(await scrape(Date.now() + timeoutMs));
+    return reply.type(o.metrics.contentType).send(await scrape(Date.now() + timeoutMs));
   });
 
   app.get('/', async (_req, reply) => {

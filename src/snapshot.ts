@@ -178,16 +178,15 @@ export class SnapshotReader {
   /** Updates one thread's counters; returns its state, or undefined if it ended (it moves to the ledger). */
   private readThread(vm: Vm, t: TrackedThread): { state: State; rss: number | undefined } | undefined {
     const { fs, problems } = this;
-    const dir = fs.proc(vm.pid, 'task', t.tid);
     try {
-      const stat = parseStat(fs.readSmall(`${dir}/stat`));
+      const stat = parseStat(fs.readSmall(t.files.stat, 'latin1'));
       if (stat.starttimeTicks !== t.starttime) {
         // The TID was reused by a new thread: the old one ended; the next listing picks up the new one.
         vm.ledger.remove(t.tid);
         return undefined;
       }
-      const status = parseStatus(fs.readSmall(`${dir}/status`));
-      const sched = parseSchedstat(fs.readSmall(`${dir}/schedstat`));
+      const status = parseStatus(fs.readSmall(t.files.status, 'latin1'));
+      const sched = parseSchedstat(fs.readSmall(t.files.schedstat, 'latin1'));
       if (stat.comm !== t.comm) {
         // QEMU names a thread right after creating it: a thread first seen unnamed gets its real role now.
         t.comm = stat.comm;

@@ -26,6 +26,8 @@ export interface TrackedThread extends ThreadRole {
   starttime: number;
   comm: string;
   kernelThread: boolean;
+  /** Its stat, status and schedstat files, built once: a scrape reads them for every thread. */
+  files: { stat: string; status: string; schedstat: string };
   /** libvirt cgroup leaf, read once when the thread is first seen. */
   cgroupLeaf: string | undefined;
   /** Last counters read by a scrape (zero until the first one: a thread first seen mid-life counts in full). */
