@@ -79,15 +79,21 @@ static void burn(long ms) {
   while (ms_left(end) > 0) for (int i = 0; i < 100000; i++) x += i;
 }
 
-/* Sleep one tick or until stopped; returns the stop flag. */
-static int nap(struct thr *t) {
-  struct timespec end = deadline(tick_ms);
+/* Sleep `ms` or until stopped (or given work); returns the stop flag. */
+static int nap_for(struct thr *t, long ms) {
+  struct timespec end = deadline(ms);
   pthread_mutex_lock(&t->mu);
   while (!t->stop && !t->ms && pthread_cond_timedwait(&t->cv, &t->mu, &end) != ETIMEDOUT) {}
   int stop = t->stop;
   pthread_mutex_unlock(&t->mu);
   return stop;
 }
+
+static int nap(struct thr *t) { return nap_for(t, tick_ms); }
+
+/* A first nap of a fraction of a tick, different per thread: threads started together would otherwise all
+   wake in the same instant every tick (thousands at once in a benchmark), which real QEMU threads do not. */
+static int stagger(struct thr *t) { return nap_for(t, (long)(((unsigned long)t->tid * 2654435761UL) % (unsigned long)tick_ms)); }
 
 static void hello(struct thr *t) {
   t->tid = gettid();
@@ -99,6 +105,7 @@ static void hello(struct thr *t) {
 static void *idler(void *arg) {
   struct thr *t = arg;
   hello(t);
+  stagger(t);
   for (;;) nap(t);
   return NULL;
 }
@@ -106,6 +113,7 @@ static void *idler(void *arg) {
 static void *worker(void *arg) {
   struct thr *t = arg;
   hello(t);
+  if (stagger(t)) return NULL;
   while (!nap(t)) {
     long ms = __atomic_exchange_n(&t->ms, 0, __ATOMIC_SEQ_CST);
     if (ms) { burn(ms); sem_post(&t->done); }

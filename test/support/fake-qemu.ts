@@ -1,7 +1,8 @@
 /** A fake QEMU process (see fake-qemu.c) whose threads look like QEMU's in /proc. */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { access, mkdir, readFile, rename } from 'node:fs/promises';
+import { access, link, mkdir, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +47,23 @@ export interface FakeQemuOptions {
   tickMs?: number;
   /** Extra QEMU-like args (ignored by the fake, but visible in /proc/PID/cmdline). */
   extraArgs?: string[];
+  /**
+   * Run the fake under this file name (a hard link next to the binary; its comm is the first 15 characters),
+   * so a benchmark can select its own fakes with --qemu.process-pattern. Default `qemu-system-x86_64`.
+   */
+  executable?: string;
+}
+
+/** The fake binary under another file name (see FakeQemuOptions.executable). */
+async function fakeQemuAs(executable: string): Promise<string> {
+  const binary = await fakeQemuBinary();
+  const path = `${dirname(binary)}/${executable}`;
+  try {
+    await link(binary, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return path;
 }
 
 export interface FakeQemu {
@@ -76,7 +94,7 @@ export async function startFakeQemu(opts: FakeQemuOptions): Promise<FakeQemu> {
     FAKE_QEMU_NAME_RCU: opts.namedRcu ? '1' : '0',
   };
   const child: ChildProcessByStdio<Writable, Readable, null> =
-    spawn(await fakeQemuBinary(), args, { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    spawn(await (opts.executable ? fakeQemuAs(opts.executable) : fakeQemuBinary()), args, { env, stdio: ['pipe', 'pipe', 'inherit'] });
   child.stdin.on('error', () => undefined); // EPIPE once the child died: its exit already failed the waiters
   const exited = new Promise<void>((resolve) => { child.on('close', () => { resolve(); }).on('error', () => { resolve(); }); });
 

@@ -1,0 +1,12 @@
+/** One thing the benchmark scrapes: our exporter, process-exporter, or the floor reader. */
+export interface Contender {
+  readonly label: string;
+  readonly pid: number;
+  /** One scrape (the floor: one pass over the files); resolves with what it answered. */
+  scrape(): Promise<string>;
+  /** Threads of the synthetic host that an answer shows, per domain (the floor: one total under `*`). */
+  threadsSeen(answer: string): Map<string, number>;
+  /** Whether an answer is an exposition whose series and bytes mean something. */
+  readonly exposes: boolean;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,30 @@
+/** The floor: a C program (floor-reader.c) reading exactly the files our exporter reads per scrape, nothing else. */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { compileC } from './compile-c.js';
+import type { Contender } from './contender.js';
+import type { SyntheticHost } from './synthetic-host.js';
+
+export async function startFloor(host: SyntheticHost): Promise<Contender> {
+  const binary = await compileC(new URL('floor-reader.c', import.meta.url), 'floor-reader');
+  const child = spawn(binary, host.vms.map((vm) => String(vm.pid)), { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    label: 'floor (C)',
+    pid: child.pid!,
+    exposes: false,
+    async scrape() {
+      child.stdin.write('scan\n');
+      const line = await lines.next();
+      if (line.done) throw new Error('floor-reader exited');
+      return line.value;
+    },
+    threadsSeen: (answer) => new Map([['*', Number(/threads=(\d+)/.exec(answer)?.[1] ?? NaN)]]),
+    async stop() {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * `npm run bench`: our exporter, process-exporter and a C floor, side by side on a synthetic host of fake QEMU
+ * processes, at 1,000, 4,000 and 16,000 threads. Prints the tables and writes them to --out. It reports; it
+ * never fails on a time.
+ *
+ *   npm run bench -- --sizes 50x80 --scrapes 10 --cpu-prof
+ */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runBench } from './run-bench.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '50x20,50x80,50x320' },
+    scrapes: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '2' },
+    'idle-seconds': { type: 'string', default: '10' },
+    'tick-ms': { type: 'string' },
+    vcpus: { type: 'string', default: '4' },
+    entry: { type: 'string', default: `${ROOT}dist/src/main.js` },
+    out: { type: 'string', default: `${ROOT}test/bench/results.md` },
+    'cpu-prof': { type: 'boolean', default: false },
+    'node-flags': { type: 'string', default: '' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help) {
+  process.stdout.write(`usage: npm run bench -- [flags]
+  --sizes VMSxTHREADS,...   host sizes (default 50x20,50x80,50x320: 1,000, 4,000 and 16,000 threads)
+  --scrapes N               measured scrapes of each exporter per size (default 20)
+  --warmup N                scrapes before measuring (default 2)
+  --idle-seconds N          how long to measure the census without scrapes (default 10)
+  --tick-ms N               how often the fake threads wake (default: max(100, threads / 10))
+  --vcpus N                 vCPU threads per fake VM (default 4)
+  --entry PATH              our CLI (default dist/src/main.js: run npm run build first)
+  --out FILE                where to write the tables (default test/bench/results.md)
+  --cpu-prof                profile our exporter (node --cpu-prof) and summarize where its time went
+  --node-flags="FLAGS"      more flags for the node running our exporter, e.g. --node-flags="--max-semi-space-size=4"
+`);
+  process.exit(0);
+}
+
+const count = (name: string, v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: not a count: ${v}`);
+  return n;
+};
+const sizes = values.sizes.split(',').map((s) => {
+  const m = /^(\d+)x(\d+)$/.exec(s.trim());
+  if (!m) throw new Error(`--sizes: expected VMSxTHREADS, got ${s}`);
+  return { vms: Number(m[1]), threadsPerVm: Number(m[2]) };
+});
+if (!existsSync(values.entry)) throw new Error(`${values.entry} does not exist: run npm run build first`);
+
+const { lines } = await runBench({
+  sizes,
+  scrapes: Math.max(1, count('scrapes', values.scrapes)),
+  warmup: count('warmup', values.warmup),
+  idleSeconds: count('idle-seconds', values['idle-seconds']),
+  tickMs: values['tick-ms'] === undefined ? undefined : count('tick-ms', values['tick-ms']),
+  vcpus: count('vcpus', values.vcpus),
+  entry: values.entry,
+  cpuProf: values['cpu-prof'],
+  nodeFlags: values['node-flags'].split(' ').filter(Boolean),
+  command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+  workDir: `${ROOT}test/.cache/bench/run-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+  log: (line) => { process.stderr.write(`bench: ${line}\n`); },
+});
+const text = `${lines.join('\n')}\n`;
+process.stdout.write(text);
+await writeFile(values.out, text);
+process.stderr.write(`bench: wrote ${values.out}\n`);
