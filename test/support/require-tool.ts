@@ -23,6 +23,8 @@ const PACKAGES: Record<string, string> = {
   debootstrap: 'debootstrap',
   'systemd-analyze': 'systemd',
   kubectl: 'kubernetes-client',
+  losetup: 'mount',
+  openssl: 'openssl',
 };
 
 /** Absolute path of `name` (searching PATH, then /usr/sbin and /sbin); throws a clear error when missing. */
