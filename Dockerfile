@@ -56,4 +56,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:10077/-/healthy').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["/usr/local/libexec/qemu-thread-exporter/setpriv", \
             "--inh-caps=+dac_read_search,+sys_ptrace", "--ambient-caps=+dac_read_search,+sys_ptrace", "--", \
-            "/usr/local/bin/node", "--max-semi-space-size=1", "/app/dist/src/main.js"]
+            "/usr/local/bin/node", "--max-semi-space-size=1", "--optimize-for-size", "/app/dist/src/main.js"]

@@ -58,14 +58,16 @@ export function syncThreads(fs: FsRoots, vm: Vm, problems: Problems): boolean {
     return true;
   }
   const { ledger } = vm;
-  const listed = new Set<number>();
+  // Mark what the listing shows with this sync's number, then drop what was not marked: no set per sync.
+  const mark = ++vm.syncs;
   const fresh: number[] = [];
   for (const e of entries) {
     const tid = Number(e);
-    listed.add(tid);
-    if (!ledger.threads.has(tid)) fresh.push(tid);
+    const t = ledger.threads.get(tid);
+    if (t) t.listedAt = mark;
+    else fresh.push(tid);
   }
-  for (const tid of ledger.threads.keys()) if (!listed.has(tid)) ledger.remove(tid);
+  for (const t of ledger.threads.values()) if (t.listedAt !== mark) ledger.remove(t.tid);
   // Oldest first: an iothread is seen before the workers it spawns (see classifyThread).
   fresh.sort((a, b) => a - b);
   for (const tid of fresh) {
@@ -83,7 +85,7 @@ export function syncThreads(fs: FsRoots, vm: Vm, problems: Problems): boolean {
     const role = roleOf(vm, tid, stat.comm, kernelThread, cgroupLeaf);
     const dir = fs.proc(vm.pid, 'task', tid);
     const files = { stat: `${dir}/stat`, status: `${dir}/status`, schedstat: `${dir}/schedstat` };
-    ledger.add({ ...role, tid, starttime: stat.starttimeTicks, comm: stat.comm, kernelThread, files, cgroupLeaf, last: zeroCounters(), base: zeroCounters() }, vm.listed);
+    ledger.add({ ...role, tid, starttime: stat.starttimeTicks, comm: stat.comm, kernelThread, files, cgroupLeaf, listedAt: mark, last: zeroCounters(), base: zeroCounters() }, vm.listed);
   }
   if (vm.rolesStale) {
     vm.rolesStale = false;

@@ -27,6 +27,8 @@ export class Vm {
   readonly ledger = new ThreadLedger();
   /** Set once the census or a scrape has listed the threads: later new threads are spawns. */
   listed = false;
+  /** Task listings so far (see syncThreads). */
+  syncs = 0;
   identity!: VmIdentity;
   /** Set when the identity changed in a way that can change thread roles (libvirt's status file arrived). */
   rolesStale = false;

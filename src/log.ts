@@ -1,9 +1,19 @@
 import { pino, type Logger } from 'pino';
 
-/** logfmt value: bare when safe, else a quoted string with JSON escapes (as go-kit/log does). */
+/** Characters a log line must never carry raw: controls (ESC sequences, CR), bidi and other format characters. */
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/gu;
+const BARE = /^[^\s"=\\\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]+$/u;
+
+/**
+ * logfmt value: bare when safe, else a quoted string with JSON escapes (as go-kit/log does). Values may come from
+ * any local process (a QEMU-like argv), so control and format characters are escaped too, never written raw.
+ */
 function logfmtValue(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
-  return /^[^\s"=\\]+$/.test(s) ? s : JSON.stringify(s);
+  if (BARE.test(s)) return s;
+  // Each UTF-16 unit escaped: a format character beyond U+FFFF is a surrogate pair.
+  const escape = (c: string) => c.split('').map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  return JSON.stringify(s).replace(UNSAFE, escape);
 }
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };

@@ -28,6 +28,8 @@ export interface TrackedThread extends ThreadRole {
   kernelThread: boolean;
   /** Its stat, status and schedstat files, built once: a scrape reads them for every thread. */
   files: { stat: string; status: string; schedstat: string };
+  /** Number of the last sync whose task listing showed this thread. */
+  listedAt: number;
   /** libvirt cgroup leaf, read once when the thread is first seen. */
   cgroupLeaf: string | undefined;
   /** Last counters read by a scrape (zero until the first one: a thread first seen mid-life counts in full). */
@@ -49,11 +51,18 @@ export class ThreadLedger {
   readonly exits = new Map<Role, number>();
   /** Every role this VM has had: those series stay (at 0) once seen. */
   readonly rolesSeen = new Set<Role>();
+  /** Live threads per role, kept as threads come, go and change role (read every census tick and scrape). */
+  private readonly counts = new Map<Role, number>();
   private peaks: { at: number; counts: Map<Role, number> }[] = [];
+
+  private count(role: Role, delta: number): void {
+    this.counts.set(role, (this.counts.get(role) ?? 0) + delta);
+  }
 
   add(t: TrackedThread, countSpawn: boolean): void {
     this.threads.set(t.tid, t);
     this.rolesSeen.add(t.role);
+    this.count(t.role, 1);
     if (countSpawn) this.spawns.set(t.role, (this.spawns.get(t.role) ?? 0) + 1);
   }
 
@@ -67,6 +76,7 @@ export class ThreadLedger {
     if (!t) return;
     this.retire(t);
     this.threads.delete(tid);
+    this.count(t.role, -1);
     this.exits.set(t.role, (this.exits.get(t.role) ?? 0) + 1);
   }
 
@@ -74,6 +84,8 @@ export class ThreadLedger {
   changeRole(t: TrackedThread, next: ThreadRole): void {
     this.retire(t);
     t.base = { ...t.last };
+    this.count(t.role, -1);
+    this.count(next.role, 1);
     t.role = next.role;
     t.vcpu = next.vcpu;
     t.iothread = next.iothread;
@@ -81,10 +93,9 @@ export class ThreadLedger {
     this.rolesSeen.add(t.role);
   }
 
+  /** A copy of the live thread count per role. */
   countsByRole(): Map<Role, number> {
-    const counts = new Map<Role, number>();
-    for (const t of this.threads.values()) counts.set(t.role, (counts.get(t.role) ?? 0) + 1);
-    return counts;
+    return new Map(this.counts);
   }
 
   /** Remembers the thread counts seen at `now`, for the sliding-window peak. */

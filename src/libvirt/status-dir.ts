@@ -7,6 +7,11 @@ import { parseLibvirtStatus, type LibvirtDomain } from './status-xml.js';
 
 /** A status file larger than this is not libvirt's (a real one is ~10–40 KB). */
 const MAX_STATUS_BYTES = 8 * 1024 * 1024;
+/**
+ * A file read this soon after its mtime may be rewritten within the same timestamp tick, in place and to the same
+ * size: its version would not change, and chokidar drops such a change too. It is read once more by the next rescan.
+ */
+const RACY_MS = 1000;
 
 /**
  * Watches libvirt's status directory (`<name>.xml`, rewritten by libvirt on every state change) and keeps the
@@ -15,11 +20,13 @@ const MAX_STATUS_BYTES = 8 * 1024 * 1024;
  */
 export class LibvirtStatusDir {
   private readonly byFile = new Map<string, LibvirtDomain>();
-  /** Version (inode, size, mtime) of the last read of each file, good or bad. */
+  /** Version (inode, size, mtime) of the last read of each file, good or bad (or refused: too big, not a file). */
   private readonly readVersion = new Map<string, string>();
   private rescanTimer: NodeJS.Timeout | undefined;
   /** Files whose latest version could not be used (their last good version, if any, is still served). */
   private readonly failing = new Set<string>();
+  /** Files last read so soon after they were written that an unseen rewrite could share their version (RACY_MS). */
+  private readonly racy = new Set<string>();
   private watcher: FSWatcher | undefined;
   private readonly pending = new Map<string, Promise<void>>();
 
@@ -46,8 +53,13 @@ export class LibvirtStatusDir {
       versions = new Map();
     }
     if (!this.watcher && versions.size > 0) void this.watchDir();
-    for (const [file, version] of versions) if (this.readVersion.get(file) !== version) this.load(this.fs.libvirt(file));
-    for (const file of [...this.readVersion.keys()]) if (!versions.has(file)) this.forget(file);
+    for (const [file, version] of versions) {
+      if (this.readVersion.get(file) === version && !this.racy.has(file)) continue;
+      // Noted before the read: a file refused for what it is (too big, a FIFO) is retried only once it changes.
+      this.readVersion.set(file, version);
+      this.load(this.fs.libvirt(file));
+    }
+    for (const file of [...this.readVersion.keys()]) if (!versions.has(file)) this.drop(file);
   }
 
   /** Watches the directory if it exists. */
@@ -67,10 +79,10 @@ export class LibvirtStatusDir {
     this.watcher = watcher;
     watcher.on('add', (path) => { this.load(path); });
     watcher.on('change', (path) => { this.load(path); });
-    watcher.on('unlink', (path) => { this.forget(basename(path)); });
+    watcher.on('unlink', (path) => { this.drop(basename(path)); });
     watcher.on('unlinkDir', (path) => {
       if (path !== dir) return;
-      for (const file of [...this.byFile.keys()]) this.forget(file);
+      for (const file of [...this.readVersion.keys()]) this.drop(file);
       this.watcher = undefined;
       void watcher.close();
     });
@@ -84,6 +96,7 @@ export class LibvirtStatusDir {
     this.byFile.delete(file);
     this.readVersion.delete(file);
     this.failing.delete(file);
+    this.racy.delete(file);
   }
 
   /** Waits for reads in flight (tests and startup use it). */
@@ -113,7 +126,19 @@ export class LibvirtStatusDir {
 
   private load(path: string): void {
     const file = basename(path);
-    const run = (this.pending.get(file) ?? Promise.resolve()).then(() => this.read(path, file));
+    this.enqueue(file, () => this.read(path, file));
+  }
+
+  /** Forgets a file that was removed, after any read of it in flight (which must not bring it back). */
+  private drop(file: string): void {
+    this.enqueue(file, () => { this.forget(file); });
+  }
+
+  /** Runs the operations on one file one after another, in the order their events came. */
+  private enqueue(file: string, op: () => Promise<void> | void): void {
+    const run = (this.pending.get(file) ?? Promise.resolve()).then(op).catch((err: unknown) => {
+      this.problems.report('libvirt', 'read', `internal:${file}`, `cannot use ${file}: ${String(err)}`);
+    });
     this.pending.set(file, run);
     void run.finally(() => {
       if (this.pending.get(file) === run) this.pending.delete(file);
@@ -122,8 +147,11 @@ export class LibvirtStatusDir {
 
   private async read(path: string, file: string): Promise<void> {
     try {
-      const { text, version } = await this.fs.readFileCapped(path, MAX_STATUS_BYTES);
+      const started = Date.now();
+      const { text, version, mtimeMs } = await this.fs.readFileCapped(path, MAX_STATUS_BYTES);
       this.readVersion.set(file, version);
+      if (started - mtimeMs < RACY_MS) this.racy.add(file);
+      else this.racy.delete(file);
       this.byFile.set(file, parseLibvirtStatus(text));
       this.failing.delete(file);
     } catch (err) {
@@ -133,7 +161,12 @@ export class LibvirtStatusDir {
       }
       this.failing.add(file);
       const reason = err instanceof FsError ? (err.kind === 'denied' ? 'denied' : 'read') : 'parse';
-      const hint = reason === 'denied' ? ' (status files are 0600 root: run as root or grant CAP_DAC_READ_SEARCH)' : '';
+      const refused = err instanceof FsError && (err.code === 'EFBIG' || err.code === 'ENOTREG');
+      // A file refused for what it is waits for its next version; a denied or failed read is retried by the rescan.
+      if (err instanceof FsError && !refused) this.readVersion.delete(file);
+      const hint = reason === 'denied' ? ' (status files are 0600 root: run as root or grant CAP_DAC_READ_SEARCH)'
+        : err instanceof FsError && err.code === 'EFBIG' ? ` (larger than ${String(MAX_STATUS_BYTES)} bytes: not a libvirt status file)`
+          : refused ? ' (not a regular file)' : '';
       this.problems.report('libvirt', reason, `${reason}:${file}`, `cannot use ${path}: ${(err as Error).message}${hint}`);
     }
   }

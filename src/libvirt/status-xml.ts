@@ -33,6 +33,9 @@ const MAX_IOTHREADS = 10_000;
 export function parseLibvirtStatus(xml: string): LibvirtDomain {
   // Entity declarations are the way to entity-expansion attacks; libvirt never writes a DOCTYPE.
   if (/<!(DOCTYPE|ENTITY)/i.test(xml)) throw new ParseError('libvirt XML: DOCTYPE/ENTITY declarations are refused');
+  // XML 1.0 allows no control characters but tab and newlines, and no lone surrogates; the validator lets them through.
+  const bad = NOT_XML_CHAR.exec(xml);
+  if (bad) throw new ParseError(`libvirt XML: character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')} at offset ${String(bad.index)} is not allowed in XML`);
   // The validator catches what the lenient parser would accept: a file cut in the middle while being written.
   // eslint-disable-next-line @typescript-eslint/no-deprecated -- its successor, fast-xml-validator, is not a dependency
   const valid = XMLValidator.validate(xml);
@@ -175,14 +178,20 @@ function toInt(v: string, what: string): number {
   return Number(v.trim());
 }
 
-const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
+const PREDEFINED = new Map([['lt', '<'], ['gt', '>'], ['amp', '&'], ['apos', "'"], ['quot', '"']]);
 
-/** Decodes XML's predefined entities and character references; anything else is left as written. */
+/** Characters outside XML 1.0's Char production (U+FFFD, what invalid UTF-8 decodes to, is allowed). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const NOT_XML_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Decodes XML's predefined entities and character references; other entities are left as written (never expanded). */
 function decodeEntities(s: string): string {
   if (!s.includes('&')) return s;
   return s.replace(/&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|[a-z]{2,4});/g, (whole, ref: string) => {
-    if (!ref.startsWith('#')) return PREDEFINED[ref] ?? whole;
+    if (!ref.startsWith('#')) return PREDEFINED.get(ref) ?? whole;
     const code = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-    return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+    const char = code <= 0x10ffff ? String.fromCodePoint(code) : '\0';
+    if (NOT_XML_CHAR.test(char)) throw new ParseError(`libvirt XML: ${whole} is not an XML character`);
+    return char;
   });
 }

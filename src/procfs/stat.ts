@@ -23,6 +23,9 @@ const F_NUM_THREADS = 20;
 const F_STARTTIME = 22;
 const F_RSS = 24;
 
+/** Task states in fs/proc/array.c, old and new (K, W and x are from older kernels). */
+const STATE_LETTERS = 'RSDTtXxZPIKW';
+
 const SPACE = 0x20;
 const NEWLINE = 0x0a;
 
@@ -61,7 +64,8 @@ export function parseStat(text: string): TaskStat {
     if (pos === len) throw new ParseError(`stat: field ${field} is not followed by a blank (cut short?)`);
     switch (field) {
       case FIRST_AFTER_COMM:
-        if (pos - start !== 1) throw new ParseError(`stat: state ${JSON.stringify(text.slice(start, pos))} is not one character`);
+        // A letter the kernel uses: a stray ')' further on would otherwise pass for the comm's end and shift every field.
+        if (pos - start !== 1 || !STATE_LETTERS.includes(text[start]!)) throw new ParseError(`stat: state ${JSON.stringify(text.slice(start, pos))} is not a task state letter`);
         state = text[start]!;
         break;
       case F_FLAGS: flags = parseUint(text, start, pos, 'stat: flags'); break;

@@ -280,8 +280,16 @@ export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
       });
     }
   }
+  for (const list of ['disks', 'iothreads'] as const) {
+    if (result[list].length <= MAX_PER_VM) continue;
+    warnings.push(`${String(result[list].length)} ${list}: only the first ${String(MAX_PER_VM)} are read`);
+    result[list].length = MAX_PER_VM;
+  }
   return result;
 }
+
+/** Disks or iothreads beyond this are not a real VM (any local user can start a QEMU-named process): bounds the series. */
+const MAX_PER_VM = 1024;
 
 /** `-drive` without `if=` uses the machine's default interface: IDE on x86 pc and q35. */
 const DEFAULT_IF = 'ide';
@@ -295,6 +303,8 @@ const IF_MAX_DEVS = new Map([['ide', 2], ['scsi', 7]]);
  */
 class LegacyDriveIds {
   private readonly used = new Set<string>();
+  /** Where the last search for a free unit from each start ended: everything before it is taken (keeps n drives O(n)). */
+  private readonly searchedTo = new Map<string, number>();
 
   assign(drive: Props, iface: string, anonymous: boolean): string {
     const max = IF_MAX_DEVS.get(iface) ?? 0;
@@ -303,7 +313,12 @@ class LegacyDriveIds {
       const bus = int(drive, 'bus') ?? 0;
       const unit = int(drive, 'unit');
       index = max > 0 ? bus * max + (unit ?? 0) : (unit ?? 0);
-      if (unit === undefined) while (this.used.has(`${iface}:${index}`)) index++;
+      if (unit === undefined) {
+        const from = `${iface}:${index}`;
+        index = this.searchedTo.get(from) ?? index;
+        while (this.used.has(`${iface}:${index}`)) index++;
+        this.searchedTo.set(from, index);
+      }
     }
     this.used.add(`${iface}:${index}`);
     if (!anonymous) return str(drive, 'id')!;

@@ -46,8 +46,8 @@ void describe('parseLibvirtCgroup', () => {
     }
   });
 
-  void it('reads a v1 file with co-mounted cpu,cpuacct and no trailing newline', () => {
-    assert.equal(parseLibvirtCgroup('4:cpu,cpuacct:/machine/qemu-1-labvm.libvirt-qemu/vcpu0'), 'vcpu0');
+  void it('reads a v1 file with co-mounted cpu,cpuacct', () => {
+    assert.equal(parseLibvirtCgroup('4:cpu,cpuacct:/machine/qemu-1-labvm.libvirt-qemu/vcpu0\n'), 'vcpu0');
     assert.equal(parseLibvirtCgroup('11:cpuset:/machine/qemu-12-db.libvirt-qemu/iothread12\n'), 'iothread12');
   });
 
@@ -96,6 +96,10 @@ void describe('parseLibvirtCgroup', () => {
 
   void it('skips garbage lines instead of throwing', () => {
     assert.equal(parseLibvirtCgroup('garbage\n:\n::\n\n'), undefined);
-    assert.equal(parseLibvirtCgroup(`garbage\n0::${SCOPE}/libvirt/vcpu3`), 'vcpu3');
+    assert.equal(parseLibvirtCgroup(`garbage\n0::${SCOPE}/libvirt/vcpu3\n`), 'vcpu3');
+  });
+
+  void it('ignores a last line without its newline: it may have been cut (vcpu12 → vcpu1)', () => {
+    assert.equal(parseLibvirtCgroup(`0::${SCOPE}/libvirt/vcpu1`), undefined);
   });
 });

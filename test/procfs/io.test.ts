@@ -20,10 +20,14 @@ void describe('parseIo', () => {
     });
   });
 
-  void it('reads /proc/self/io (zeros) without trailing newline, counters beyond 2^32', () => {
-    const text = 'rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0';
+  void it('reads /proc/self/io (zeros), counters beyond 2^32', () => {
+    const text = 'rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n';
     assert.equal(parseIo(text).rchar, 6976);
     assert.equal(parseIo(QEMU.replace('rchar: 272374', 'rchar: 1099511627776')).rchar, 1099511627776);
+  });
+
+  void it('refuses a last line without its newline: its number may have been cut', () => {
+    assert.throws(() => parseIo(QEMU.trimEnd()), ParseError);
   });
 
   void it('ignores unknown keys', () => {

@@ -13,8 +13,12 @@ void describe('parseSchedstat', () => {
     assert.deepEqual(parseSchedstat('2481385 0 6\n'), { runNs: 2481385, waitNs: 0, timeslices: 6 });
   });
 
-  void it('reads a long-lived thread (ns beyond 2^32) and a line without newline', () => {
-    assert.deepEqual(parseSchedstat('3609933123456 629113 13'), { runNs: 3609933123456, waitNs: 629113, timeslices: 13 });
+  void it('reads a long-lived thread (ns beyond 2^32)', () => {
+    assert.deepEqual(parseSchedstat('3609933123456 629113 13\n'), { runNs: 3609933123456, waitNs: 629113, timeslices: 13 });
+  });
+
+  void it('refuses a line without its newline: the last number may have been cut', () => {
+    assert.throws(() => parseSchedstat('3609933123456 629113 13'), ParseError);
   });
 
   void it('ignores fields a future kernel might append', () => {

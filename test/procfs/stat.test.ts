@@ -82,9 +82,10 @@ void describe('parseStat', () => {
     assert.equal(parseStat(fields.join(' ')).utimeTicks, 8589934592);
   });
 
-  void it('stops at field 24: a line cut right after rss parses', () => {
+  void it('stops at field 24: a line cut after the blank that ends rss parses, one cut right after its digits does not', () => {
     const cut = SELF.split(' ').slice(0, 24).join(' ');
-    assert.equal(parseStat(cut).rssPages, 354);
+    assert.equal(parseStat(`${cut} `).rssPages, 354);
+    assert.throws(() => parseStat(cut), ParseError, 'rss may have lost digits');
   });
 
   void it('throws ParseError on malformed input', () => {

@@ -138,9 +138,13 @@ void describe('parseStatus', () => {
     assert.deepEqual(parseStatus(text), { voluntaryCtxtSwitches: 3, nonvoluntaryCtxtSwitches: 7 });
   });
 
-  void it('accepts a file without trailing newline and counters beyond 2^32', () => {
-    const text = 'Name:\tx\nvoluntary_ctxt_switches:\t4294967296\nnonvoluntary_ctxt_switches:\t9007199254740991';
+  void it('reads counters beyond 2^32', () => {
+    const text = 'Name:\tx\nvoluntary_ctxt_switches:\t4294967296\nnonvoluntary_ctxt_switches:\t9007199254740991\n';
     assert.deepEqual(parseStatus(text), { voluntaryCtxtSwitches: 4294967296, nonvoluntaryCtxtSwitches: 9007199254740991 });
+  });
+
+  void it('refuses a file without its last newline: the last counter may have been cut', () => {
+    assert.throws(() => parseStatus(QEMU_VCPU.trimEnd()), ParseError);
   });
 
   void it('throws ParseError on malformed input', () => {
