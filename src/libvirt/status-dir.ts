@@ -59,7 +59,7 @@ export class LibvirtStatusDir {
       this.readVersion.set(file, version);
       this.load(this.fs.libvirt(file));
     }
-    for (const file of [...this.readVersion.keys()]) if (!versions.has(file)) this.drop(file);
+    for (const file of [...this.readVersion.keys()]) if (!versions.has(file)) this.load(this.fs.libvirt(file));
   }
 
   /** Watches the directory if it exists. */
@@ -79,10 +79,11 @@ export class LibvirtStatusDir {
     this.watcher = watcher;
     watcher.on('add', (path) => { this.load(path); });
     watcher.on('change', (path) => { this.load(path); });
-    watcher.on('unlink', (path) => { this.drop(basename(path)); });
+    // An unlink is a cue to look again, not a verdict: events can come late, after the name was written anew.
+    watcher.on('unlink', (path) => { this.load(path); });
     watcher.on('unlinkDir', (path) => {
       if (path !== dir) return;
-      for (const file of [...this.readVersion.keys()]) this.drop(file);
+      for (const file of [...this.readVersion.keys()]) this.load(this.fs.libvirt(file));
       this.watcher = undefined;
       void watcher.close();
     });
@@ -124,14 +125,10 @@ export class LibvirtStatusDir {
     return this.failing.size === 0;
   }
 
+  /** Reads a file after any read of it in flight; a file that is gone by then is forgotten. */
   private load(path: string): void {
     const file = basename(path);
     this.enqueue(file, () => this.read(path, file));
-  }
-
-  /** Forgets a file that was removed, after any read of it in flight (which must not bring it back). */
-  private drop(file: string): void {
-    this.enqueue(file, () => { this.forget(file); });
   }
 
   /** Runs the operations on one file one after another, in the order their events came. */
