@@ -1,0 +1,65 @@
+/** The soak's checker flags every failure it exists for (a soak whose checks cannot fail proves nothing). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ScrapeChecker } from './scrape-checker.js';
+
+const vmInfo = (domain: string, pid: number) => `qemu_vm_info{domain="${domain}",uuid="",pid="${String(pid)}",source="cmdline"} 1\n`;
+const body = (...lines: string[]) => new TextEncoder().encode(`# TYPE qemu_vm_info gauge\n${lines.join('')}`);
+const switches = (domain: string, n: number) => `qemu_thread_context_switches_total{domain="${domain}",role="worker",kind="voluntary"} ${String(n)}\n`;
+
+/** Sends and answers one scrape at `sentAt` (answered 10 ms later). */
+function scrape(c: ScrapeChecker, sentAt: number, b: Uint8Array, status = 200): void {
+  const id = c.sending(sentAt);
+  c.answered(id, { status, body: b, error: undefined, receivedAt: sentAt + 10 });
+}
+
+test('a counter that goes down while its VM lives is a failure; after a restart (new pid) it is not', () => {
+  const c = new ScrapeChecker(10_000);
+  c.started('a', 1, 0);
+  scrape(c, 100, body(vmInfo('a', 1), switches('a', 50)));
+  scrape(c, 200, body(vmInfo('a', 1), switches('a', 60)));
+  assert.equal(c.failureCount, 0);
+  scrape(c, 300, body(vmInfo('a', 1), switches('a', 59)));
+  assert.equal(c.failureCount, 1);
+  assert.match(c.failures[0]!, /went down, 60 → 59/);
+  c.killing('a', 310);
+  c.died('a', 1, 320);
+  c.started('a', 2, 330);
+  scrape(c, 400, body(vmInfo('a', 2), switches('a', 1)));
+  assert.equal(c.failureCount, 1, 'a new process is a new counter');
+  assert.equal(c.counts.counterChecks, 2);
+});
+
+test('a dead VM in a scrape taken after its death is a failure; in a scrape that was already under way it is not', () => {
+  const c = new ScrapeChecker(10_000);
+  c.started('a', 1, 0);
+  scrape(c, 100, body(vmInfo('a', 1)));
+  const early = c.sending(490); // under way when the VM dies: it may show it
+  c.killing('a', 495);
+  c.died('a', 1, 500);
+  const joined = c.sending(510); // sent after the death, but may share the scrape under way
+  c.answered(early, { status: 200, body: body(vmInfo('a', 1)), error: undefined, receivedAt: 600 });
+  c.answered(joined, { status: 200, body: body(vmInfo('a', 1)), error: undefined, receivedAt: 600 });
+  assert.equal(c.failureCount, 0);
+  scrape(c, 700, body(vmInfo('a', 1)));
+  assert.equal(c.failureCount, 1);
+  assert.match(c.failures[0]!, /died at \+500 ms and is still exported/);
+  assert.deepEqual(c.uncheckedDeaths(1000), []);
+});
+
+test('a live VM missing from a scrape is a failure', () => {
+  const c = new ScrapeChecker(10_000);
+  c.started('a', 1, 0);
+  scrape(c, 100, body());
+  assert.match(c.failures[0]!, /a \(pid 1\) lives and is missing/);
+});
+
+test('a 5xx, an error, a late answer and a malformed body are failures', () => {
+  const c = new ScrapeChecker(1000);
+  scrape(c, 0, body(), 503);
+  c.answered(c.sending(100), { status: undefined, body: undefined, error: 'ECONNRESET', receivedAt: 110 });
+  c.answered(c.sending(200), { status: 200, body: body(), error: undefined, receivedAt: 1300 });
+  scrape(c, 1400, new TextEncoder().encode('a{x="\\q"} 1\n'));
+  assert.equal(c.failureCount, 4, c.failures.join('\n'));
+  assert.match(c.failures.join('\n'), /HTTP 503[\s\S]*ECONNRESET[\s\S]*over the 1000 ms deadline[\s\S]*invalid escape/);
+});
