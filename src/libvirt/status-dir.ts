@@ -5,8 +5,12 @@ import { FsError } from '../fs-roots.js';
 import type { Problems } from '../problems.js';
 import { parseLibvirtStatus, type LibvirtDomain } from './status-xml.js';
 
-/** A status file larger than this is not libvirt's (a real one is ~10–40 KB). */
-const MAX_STATUS_BYTES = 8 * 1024 * 1024;
+/**
+ * A real status file is 10–40 KB (most of it libvirt's qemuCaps flags); parsing runs on the event loop (~100 ms
+ * per MB), so anything past 1 MiB is refused rather than allowed to stall scrapes.
+ */
+const MAX_STATUS_BYTES = 1024 * 1024;
+
 /**
  * A file read this soon after its mtime may be rewritten within the same timestamp tick, in place and to the same
  * size: its version would not change, and chokidar drops such a change too. It is read once more by the next rescan.
