@@ -36,9 +36,7 @@ function readCgroupLeaf(fs: FsRoots, vm: Vm, tid: number, problems: Problems): s
   try {
     return parseLibvirtCgroup(fs.readSmall(fs.proc(vm.pid, 'task', tid, 'cgroup')));
   } catch (err) {
-    if (!(err instanceof FsError && err.kind === 'gone')) {
-      problems.report('cgroup', err instanceof FsError ? err.kind : 'parse', 'thread-cgroup', `cannot read cgroup of thread ${tid}: ${(err as Error).message}`);
-    }
+    problems.readFailed('cgroup', 'thread-cgroup', `cannot read cgroup of thread ${tid}`, err);
     return undefined;
   }
 }
@@ -75,9 +73,7 @@ export function syncThreads(fs: FsRoots, vm: Vm, problems: Problems): boolean {
     try {
       stat = parseStat(fs.readSmall(fs.proc(vm.pid, 'task', tid, 'stat'), 'latin1'));
     } catch (err) {
-      if (!(err instanceof FsError && err.kind === 'gone')) {
-        problems.report('procfs', err instanceof FsError ? err.kind : 'parse', 'thread-stat', `cannot read thread ${tid} of pid ${vm.pid}: ${(err as Error).message}`);
-      }
+      problems.readFailed('procfs', 'thread-stat', `cannot read thread ${tid} of pid ${vm.pid}`, err);
       continue;
     }
     const kernelThread = isKernelThread(stat.flags);

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { FsError } from './fs-roots.js';
 
 /** Where a problem came from: one value of `qemu_exporter_errors_total{source}` and `qemu_exporter_source_success{source}`. */
 export const SOURCES = ['procfs', 'process_io', 'cgroup', 'libvirt', 'sysfs', 'disk_resolve'] as const;
@@ -27,6 +28,16 @@ export class Problems {
       this.logged.add(logKey);
       this.log.warn({ source, reason }, message);
     }
+  }
+
+  /**
+   * A failed read of a file: a task or process that ended meanwhile (`gone`) is normal and reports nothing;
+   * anything else counts with the read's kind (`denied`, `io`) or `parse`. Returns whether it was reported.
+   */
+  readFailed(source: Source, key: string, what: string, err: unknown): boolean {
+    if (err instanceof FsError && err.kind === 'gone') return false;
+    this.report(source, err instanceof FsError ? err.kind : 'parse', key, `${what}: ${(err as Error).message}`);
+    return true;
   }
 
   totals(): Iterable<{ source: Source; reason: string; n: number }> {

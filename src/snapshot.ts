@@ -10,10 +10,12 @@ import { parseStatus } from './procfs/status.js';
 import type { DiskSpec } from './qemu/disk-spec.js';
 import { ROLES, type Role } from './qemu/roles.js';
 import { parseBlockStat, type BlockStat } from './sysfs/block-stat.js';
-import type { Counters, TrackedThread } from './thread-ledger.js';
+import { zeroCounters, type Counters, type TrackedThread } from './thread-ledger.js';
 
 export const STATES = ['running', 'sleeping', 'disk_sleep', 'stopped', 'zombie', 'idle', 'other'] as const;
 export type State = (typeof STATES)[number];
+
+const noStates = (): Record<State, number> => ({ running: 0, sleeping: 0, disk_sleep: 0, stopped: 0, zombie: 0, idle: 0, other: 0 });
 
 const STATE_OF: Record<string, State> = { R: 'running', S: 'sleeping', D: 'disk_sleep', T: 'stopped', t: 'stopped', Z: 'zombie', I: 'idle' };
 
@@ -115,9 +117,7 @@ export class SnapshotReader {
     try {
       proc = parseStat(fs.readSmall(fs.proc(vm.pid, 'stat')));
     } catch (err) {
-      if (!(err instanceof FsError && err.kind === 'gone')) {
-        problems.report('procfs', err instanceof FsError ? err.kind : 'parse', 'process-stat', `cannot read stat of pid ${vm.pid}: ${(err as Error).message}`);
-      }
+      problems.readFailed('procfs', 'process-stat', `cannot read stat of pid ${vm.pid}`, err);
       return undefined;
     }
     if (proc.starttimeTicks !== vm.starttime || proc.state === 'Z' || proc.state === 'X') return undefined;
@@ -132,7 +132,7 @@ export class SnapshotReader {
       if (t.tid === vm.pid) rssBytes = state.rss;
       let s = states.get(t.role);
       if (!s) {
-        s = { running: 0, sleeping: 0, disk_sleep: 0, stopped: 0, zombie: 0, idle: 0, other: 0 };
+        s = noStates();
         states.set(t.role, s);
       }
       s[state.state]++;
@@ -149,8 +149,8 @@ export class SnapshotReader {
         role,
         threads,
         peak: Math.max(threads, ledger.peak(role)),
-        states: states.get(role) ?? { running: 0, sleeping: 0, disk_sleep: 0, stopped: 0, zombie: 0, idle: 0, other: 0 },
-        totals: totals.get(role) ?? { userTicks: 0, systemTicks: 0, voluntary: 0, involuntary: 0, waitNs: 0 },
+        states: states.get(role) ?? noStates(),
+        totals: totals.get(role) ?? zeroCounters(),
         spawns: ledger.spawns.get(role) ?? 0,
         exits: ledger.exits.get(role) ?? 0,
       });
@@ -204,11 +204,10 @@ export class SnapshotReader {
       c.waitNs = sched.waitNs;
       return { state: STATE_OF[stat.state] ?? 'other', rss: status.vmRssBytes };
     } catch (err) {
-      if (err instanceof FsError && err.kind === 'gone') {
+      if (!problems.readFailed('procfs', 'thread', `cannot read thread ${t.tid} of pid ${vm.pid}`, err)) {
         vm.ledger.remove(t.tid);
         return undefined;
       }
-      problems.report('procfs', err instanceof FsError ? err.kind : 'parse', 'thread', `cannot read thread ${t.tid} of pid ${vm.pid}: ${(err as Error).message}`);
       // Keep its last counters (never a wrong number); its state is unknown this time.
       return { state: 'other', rss: undefined };
     }
