@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { Thresholds } from './explain/findings.js';
 
 export interface Config {
   readonly listenHost: string;
@@ -16,6 +17,14 @@ export interface Config {
   readonly webConfigFile: string | undefined;
   readonly maxRequests: number;
   readonly scrapeTimeoutMs: number;
+  readonly explain: ExplainConfig;
+}
+
+export interface ExplainConfig {
+  /** How far back findings look, and how often the history keeps a sample. */
+  readonly windowMs: number;
+  readonly intervalMs: number;
+  readonly thresholds: Readonly<Thresholds>;
 }
 
 /** What the caller should do instead of running: print and exit with the code. */
@@ -38,10 +47,18 @@ const FLAGS = {
   'qemu.process-pattern': { default: '^(qemu-kvm|qemu-system-.+)$', help: 'Regex matched against comm and the basename of argv[0].' },
   'census.interval': { default: '1s', help: 'How often to list threads, to count spawns, exits and peaks between scrapes.' },
   'census.peak-window': { default: '30s', help: 'qemu_threads_peak is the highest thread count seen over this sliding window.' },
+  'explain.window': { default: '5m', help: 'How far back /api/v1/explain, the landing page and `explain` look.' },
+  'explain.interval': { default: '15s', help: 'The explain history keeps a sample this often (taken from scrapes, or read itself when none came).' },
+  'explain.pool-busy': { default: '8', help: 'Worker threads (peak over the window) from which a block thread pool is explained.' },
+  'explain.wait-ratio': { default: '0.1', help: 'Run-queue wait, as a share of wall time per thread, from which threads or vCPUs are short of CPU.' },
+  'explain.switch-rate': { default: '100', help: 'Voluntary context switches per second of a role from which its switching is explained.' },
+  'explain.disk-sleep-ratio': { default: '0.5', help: 'Share of samples with threads in disk sleep from which the host storage is called slow.' },
   'log.level': { default: 'info', help: 'One of: debug, info, warn, error.' },
   'log.format': { default: 'logfmt', help: 'One of: logfmt, json.' },
 } as const;
 type FlagName = keyof typeof FLAGS;
+/** Every flag's name (the explain command passes them through). */
+export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
 
 export function usage(): string {
   const lines = ['usage: qemu-thread-exporter [flags]', '', 'Flags:'];
@@ -109,6 +126,21 @@ export function parseConfig(argv: readonly string[], version: string): Config {
   if (!Number.isInteger(maxRequests) || maxRequests < 0) throw bad('web.max-requests', 'want a whole number ≥ 0');
   const scrapeTimeoutMs = parseDuration(get('scrape.timeout'));
   if (scrapeTimeoutMs === undefined || scrapeTimeoutMs <= 0) throw bad('scrape.timeout', 'want a duration, e.g. 10s');
+  const windowMs = parseDuration(get('explain.window'));
+  if (windowMs === undefined || windowMs < 1000) throw bad('explain.window', 'want a duration ≥ 1s, e.g. 5m');
+  const intervalMs = parseDuration(get('explain.interval'));
+  if (intervalMs === undefined || intervalMs < 100 || intervalMs > windowMs) throw bad('explain.interval', 'want a duration from 100ms to --explain.window, e.g. 15s');
+  const number = (name: FlagName, min: number, max: number): number => {
+    const n = Number(get(name));
+    if (get(name).trim() === '' || !Number.isFinite(n) || n < min || n > max) throw bad(name, `want a number from ${String(min)} to ${String(max)}`);
+    return n;
+  };
+  const thresholds: Thresholds = {
+    poolBusy: number('explain.pool-busy', 1, 1e6),
+    waitRatio: number('explain.wait-ratio', 0, 1),
+    switchRate: number('explain.switch-rate', 0, 1e9),
+    diskSleepRatio: number('explain.disk-sleep-ratio', 0, 1),
+  };
   const logLevel = get('log.level');
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error')
     throw bad('log.level', 'want debug, info, warn or error');
@@ -131,5 +163,6 @@ export function parseConfig(argv: readonly string[], version: string): Config {
     webConfigFile: get('web.config.file') || undefined,
     maxRequests,
     scrapeTimeoutMs,
+    explain: Object.freeze({ windowMs, intervalMs, thresholds: Object.freeze(thresholds) }),
   });
 }

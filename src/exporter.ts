@@ -1,13 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Census } from './census.js';
+import type { Config, ExplainConfig } from './config.js';
+import { History } from './explain/history.js';
+import { explainReport, type ExplainReport } from './explain/report.js';
 import { FsRoots, type Roots } from './fs-roots.js';
 import { Inventory } from './inventory.js';
 import { LibvirtStatusDir } from './libvirt/status-dir.js';
 import { Metrics, type BuildInfo } from './metrics.js';
 import { Problems } from './problems.js';
 import { buildServer } from './server.js';
-import { SnapshotReader } from './snapshot.js';
+import { singleFlight } from './single-flight.js';
+import { SnapshotReader, type Snapshot } from './snapshot.js';
 import type { WebConfig } from './web-config.js';
 
 export interface ExporterOptions {
@@ -18,11 +22,28 @@ export interface ExporterOptions {
   telemetryPath: string;
   scrapeTimeoutMs: number;
   maxRequests: number;
+  explain: ExplainConfig;
   webConfigFile: string | undefined;
   /** Loaded by the caller: a bad file must stop startup before anything listens. */
   webConfig: WebConfig;
   build: BuildInfo;
   log: Logger;
+}
+
+/** The options the command line gives. */
+export function exporterOptions(cfg: Config, rest: Pick<ExporterOptions, 'webConfig' | 'build' | 'log'>): ExporterOptions {
+  return {
+    roots: { procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirtStatusDir: cfg.libvirtStatusDir },
+    processPattern: cfg.processPattern,
+    censusIntervalMs: cfg.censusIntervalMs,
+    peakWindowMs: cfg.peakWindowMs,
+    telemetryPath: cfg.telemetryPath,
+    scrapeTimeoutMs: cfg.scrapeTimeoutMs,
+    maxRequests: cfg.maxRequests,
+    explain: cfg.explain,
+    webConfigFile: cfg.webConfigFile,
+    ...rest,
+  };
 }
 
 /** The whole exporter, wired: sources → inventory and census → snapshot → metrics → HTTP. */
@@ -31,7 +52,14 @@ export class Exporter {
   readonly inventory: Inventory;
   private readonly census: Census;
   private readonly libvirt: LibvirtStatusDir;
+  private readonly history: History;
+  private sampler: NodeJS.Timeout | undefined;
   private ready = false;
+  /**
+   * One read of every VM; concurrent callers (scrapes, the explain sampler) share it. Every snapshot goes into
+   * the explain history, so with Prometheus scraping the history costs no reads of its own.
+   */
+  readonly take: (deadline: number) => Promise<{ snap: Snapshot; seconds: number }>;
 
   constructor(private readonly o: ExporterOptions) {
     const fs = new FsRoots(o.roots);
@@ -40,10 +68,19 @@ export class Exporter {
     this.inventory = new Inventory(fs, o.processPattern, this.libvirt, problems);
     this.census = new Census(fs, this.inventory, problems, o.peakWindowMs);
     const reader = new SnapshotReader(fs, this.inventory, problems, o.peakWindowMs, () => this.libvirt.healthy());
+    this.history = new History(o.explain.windowMs, o.explain.intervalMs);
+    this.take = singleFlight(async (deadline: number) => {
+      const t0 = process.hrtime.bigint();
+      const snap = await reader.read(Date.now(), deadline);
+      this.history.record(snap);
+      return { snap, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    });
     this.app = buildServer({
       telemetryPath: o.telemetryPath,
       version: o.build.version,
-      reader,
+      take: this.take,
+      explain: (domain) => this.explain(domain),
+      refreshSeconds: Math.max(5, o.explain.intervalMs / 1000),
       metrics: new Metrics(o.build, problems),
       log: o.log,
       ready: () => this.ready,
@@ -61,9 +98,24 @@ export class Exporter {
     this.census.start(this.o.censusIntervalMs);
     await this.inventory.settled();
     this.ready = true;
+    // The history's own reads, only when no scrape brought a snapshot for a whole interval.
+    this.sampler = setInterval(() => {
+      if (Date.now() - this.history.lastAt >= this.o.explain.intervalMs * 0.9) void this.take(Date.now() + this.o.scrapeTimeoutMs).catch((err: unknown) => { this.o.log.error({ err: (err as Error).message }, 'explain sample failed'); });
+    }, this.o.explain.intervalMs);
+  }
+
+  /** Findings for every VM (or one domain) from the recent history. */
+  explain(domain?: string): ExplainReport {
+    return explainReport(this.history, this.o.explain.thresholds, Date.now(), domain);
+  }
+
+  /** Samples the history holds (all VMs). */
+  historySize(): number {
+    return this.history.size();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.sampler);
     this.census.stop();
     await Promise.allSettled([this.libvirt.stop(), this.app.close()]);
   }

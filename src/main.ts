@@ -4,7 +4,8 @@
 // npm start and the container image pass the same flags.
 import { readFileSync } from 'node:fs';
 import { ConfigExit, parseConfig, type Config } from './config.js';
-import { Exporter } from './exporter.js';
+import { runExplain } from './explain/cli.js';
+import { Exporter, exporterOptions } from './exporter.js';
 import { createLogger } from './log.js';
 import { loadWebConfig, type WebConfig } from './web-config.js';
 
@@ -27,9 +28,9 @@ function buildInfo(): { version: string; revision: string } {
   return { version: pkg.version, revision: readPackageFile('REVISION')?.trim() || 'unknown' };
 }
 
-function config(version: string): Config {
+function config(argv: string[], version: string): Config {
   try {
-    return parseConfig(process.argv.slice(2), version);
+    return parseConfig(argv, version);
   } catch (err) {
     if (!(err instanceof ConfigExit)) throw err;
     (err.code === 0 ? process.stdout : process.stderr).write(`${err.code === 0 ? '' : 'qemu-thread-exporter: '}${err.message}\n`);
@@ -39,7 +40,9 @@ function config(version: string): Config {
 
 async function main(): Promise<void> {
   const build = buildInfo();
-  const cfg = config(build.version);
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'explain') process.exit(await runExplain(argv.slice(1), build));
+  const cfg = config(argv, build.version);
   const log = createLogger(cfg.logLevel, cfg.logFormat);
   let webConfig: WebConfig = { tls: undefined, headers: {}, users: new Map() };
   if (cfg.webConfigFile !== undefined) {
@@ -50,19 +53,7 @@ async function main(): Promise<void> {
       process.exit(2);
     }
   }
-  const exporter = new Exporter({
-    roots: { procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirtStatusDir: cfg.libvirtStatusDir },
-    processPattern: cfg.processPattern,
-    censusIntervalMs: cfg.censusIntervalMs,
-    peakWindowMs: cfg.peakWindowMs,
-    telemetryPath: cfg.telemetryPath,
-    scrapeTimeoutMs: cfg.scrapeTimeoutMs,
-    maxRequests: cfg.maxRequests,
-    webConfigFile: cfg.webConfigFile,
-    webConfig,
-    build,
-    log,
-  });
+  const exporter = new Exporter(exporterOptions(cfg, { webConfig, build, log }));
   const { app } = exporter;
 
   const listen = `${cfg.listenHost.includes(':') ? `[${cfg.listenHost}]` : cfg.listenHost}:${cfg.listenPort}`;

@@ -2,14 +2,22 @@ import type { TLSSocket } from 'node:tls';
 import { stat } from 'node:fs/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { landingPage } from './explain/landing-page.js';
+import type { ExplainReport } from './explain/report.js';
 import type { Metrics } from './metrics.js';
-import type { SnapshotReader } from './snapshot.js';
+import { singleFlight } from './single-flight.js';
+import type { Snapshot } from './snapshot.js';
 import { BasicAuth, loadWebConfig, type TlsConfig, type WebConfig } from './web-config.js';
 
 export interface ServerOptions {
   telemetryPath: string;
   version: string;
-  reader: SnapshotReader;
+  /** One snapshot of every VM, read by the given deadline (ms since the epoch), and the seconds it took. */
+  take: (deadline: number) => Promise<{ snap: Snapshot; seconds: number }>;
+  /** Findings from the recent history, for every VM or one domain. */
+  explain: (domain?: string) => ExplainReport;
+  /** The landing page reloads itself this often. */
+  refreshSeconds: number;
   metrics: Metrics;
   log: Logger;
   ready: () => boolean;
@@ -25,18 +33,13 @@ export interface ServerOptions {
 /** Time Prometheus needs to receive and parse an answer, taken off its scrape timeout. */
 const TIMEOUT_OFFSET_MS = 250;
 const WEB_CONFIG_RECHECK_MS = 1000;
-const PATHS = ['/', '/-/healthy', '/-/ready'];
-
-/**
- * Concurrent scrapes share one scrape in flight (read, fill the registry, render): a second request waits for
- * the first instead of reading /proc again, and two renders never interleave on the shared registry.
- */
-function singleFlight<A, T>(run: (arg: A) => Promise<T>): (arg: A) => Promise<T> {
-  let inFlight: Promise<T> | undefined;
-  return (arg) => (inFlight ??= run(arg).finally(() => { inFlight = undefined; }));
-}
-
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const PATHS = ['/', '/-/healthy', '/-/ready', '/api/v1/explain'];
+const HTML_HEADERS = {
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+};
 
 /** Node's TLS options for a config; requestCert/rejectUnauthorized are read per connection from the server. */
 function tlsOptions(t: TlsConfig): { cert: Buffer; key: Buffer; ca: Buffer | undefined; minVersion: TlsConfig['minVersion']; maxVersion: TlsConfig['maxVersion']; requestCert: boolean; rejectUnauthorized: boolean } {
@@ -107,10 +110,10 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler(async (_req, reply) => reply.code(404).type('text/plain').send('Not found.\n'));
 
+  // Concurrent scrapes share one scrape in flight (read and render): two renders never interleave on the registry.
   const scrape = singleFlight(async (deadline: number) => {
-    const t0 = process.hrtime.bigint();
-    const snap = await o.reader.read(Date.now(), deadline);
-    return o.metrics.render(snap, Number(process.hrtime.bigint() - t0) / 1e9);
+    const { snap, seconds } = await o.take(deadline);
+    return o.metrics.render(snap, seconds);
   });
 
   app.get(o.telemetryPath, async (req, reply) => {
@@ -120,20 +123,15 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     return reply.type(o.metrics.contentType).send(await scrape(Date.now() + timeoutMs));
   });
 
-  app.get('/', async (_req, reply) => {
-    const path = escapeHtml(o.telemetryPath);
-    return reply
-      .type('text/html; charset=utf-8')
-      .header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'")
-      .header('X-Content-Type-Options', 'nosniff')
-      .header('X-Frame-Options', 'DENY')
-      .header('Referrer-Policy', 'no-referrer')
-      .send(`<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>QEMU Thread Exporter</title></head>
-<body><h1>QEMU Thread Exporter</h1><p>Version ${escapeHtml(o.version)}</p>
-<ul><li><a href="${path}">Metrics</a></li><li><a href="/-/healthy">Health</a></li><li><a href="/-/ready">Readiness</a></li></ul>
-</body></html>
-`);
+  app.get('/', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').headers(HTML_HEADERS)
+      .send(landingPage(o.explain(), { version: o.version, telemetryPath: o.telemetryPath, refreshSeconds: o.refreshSeconds })));
+
+  app.get('/api/v1/explain', async (req, reply) => {
+    const { domain } = req.query as { domain?: unknown };
+    if (domain !== undefined && typeof domain !== 'string') return reply.code(400).type('text/plain').send('Bad request: one domain at most.\n');
+    const report = o.explain(domain);
+    return reply.code(domain !== undefined && report.vms.length === 0 ? 404 : 200).header('X-Content-Type-Options', 'nosniff').send(report);
   });
 
   app.get('/-/healthy', async (_req, reply) => reply.type('text/plain').send('Healthy.\n'));

@@ -45,6 +45,10 @@ export interface DiskSnapshot {
 export interface VmSnapshot {
   identity: VmIdentity;
   pid: number;
+  /** Process start time (ticks after boot): with the PID, names this QEMU process for good. */
+  starttime: number;
+  /** `-name …,debug-threads=on`: thread names tell roles (otherwise they are inferred). */
+  debugThreads: boolean;
   roles: RoleSnapshot[];
   vcpus: { vcpu: number; totals: Counters }[];
   pools: { pool: string; max: number; threads: number | undefined }[];
@@ -55,7 +59,11 @@ export interface VmSnapshot {
 }
 
 export interface Snapshot {
+  /** When it was read (ms since the epoch). */
+  at: number;
   vms: VmSnapshot[];
+  /** The scrape deadline cut the read short: VMs may be missing. */
+  partial: boolean;
   /** Sources that had a problem during this scrape (or are failing, like a bad libvirt status file). */
   failed: Set<Source>;
 }
@@ -76,8 +84,10 @@ export class SnapshotReader {
     const vms: VmSnapshot[] = [];
     const blockStats = new Map<string, BlockStat | undefined>();
     const all = [...this.inventory.vms.values()];
+    let partial = false;
     for (const vm of all) {
       if (Date.now() >= deadline) {
+        partial = true;
         this.problems.report('procfs', 'timeout', 'deadline', `scrape deadline reached after ${String(vms.length)} of ${String(all.length)} VMs: the rest are left out of this scrape`);
         break;
       }
@@ -91,7 +101,7 @@ export class SnapshotReader {
     if (!this.libvirtHealthy()) failed.add('libvirt');
     vms.sort((a, b) => (a.identity.domain < b.identity.domain ? -1 : a.identity.domain > b.identity.domain ? 1 : a.pid - b.pid));
     this.disambiguate(vms);
-    return { vms, failed };
+    return { at: now, vms, partial, failed };
   }
 
   /**
@@ -168,6 +178,8 @@ export class SnapshotReader {
     return {
       identity: vm.identity,
       pid: vm.pid,
+      starttime: vm.starttime,
+      debugThreads: vm.cmdline.debugThreads,
       roles,
       vcpus,
       pools,

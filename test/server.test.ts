@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../src/config.js';
 import { Exporter } from '../src/exporter.js';
 import { pino } from 'pino';
 import { startExporter, value } from './support/exporter.js';
@@ -42,7 +43,7 @@ test('landing page, health, readiness, and 404 elsewhere', async () => {
 });
 
 test('not ready until the first inventory is built', async () => {
-  const exporter = new Exporter({ roots, processPattern: /^qemu/, censusIntervalMs: 1000, peakWindowMs: 30_000, telemetryPath: '/metrics', scrapeTimeoutMs: 10_000, maxRequests: 40, webConfigFile: undefined, webConfig: { tls: undefined, headers: {}, users: new Map() }, build: { version: 't', revision: 't' }, log: pino({ level: 'silent' }) });
+  const exporter = new Exporter({ roots, processPattern: /^qemu/, censusIntervalMs: 1000, peakWindowMs: 30_000, telemetryPath: '/metrics', scrapeTimeoutMs: 10_000, maxRequests: 40, explain: parseConfig([], 't').explain, webConfigFile: undefined, webConfig: { tls: undefined, headers: {}, users: new Map() }, build: { version: 't', revision: 't' }, log: pino({ level: 'silent' }) });
   try {
     assert.equal((await exporter.app.inject('/-/ready')).statusCode, 503);
     assert.equal((await exporter.app.inject('/-/healthy')).statusCode, 200);

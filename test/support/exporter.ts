@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { parseConfig } from '../../src/config.js';
-import { Exporter } from '../../src/exporter.js';
+import { Exporter, exporterOptions } from '../../src/exporter.js';
 import type { Roots } from '../../src/fs-roots.js';
 
 export const HOST_ROOTS: Roots = { procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: '/run/libvirt/qemu' };
@@ -8,19 +8,11 @@ export const HOST_ROOTS: Roots = { procfs: '/proc', sysfs: '/sys', rootfs: '/', 
 /** An in-process exporter with the CLI's defaults, over the given roots; `scrape()` returns the /metrics text. */
 export async function startExporter(roots: Roots, flags: string[] = []): Promise<{ exporter: Exporter; scrape: () => Promise<string>; stop: () => Promise<void> }> {
   const cfg = parseConfig(flags, 'test');
-  const exporter = new Exporter({
-    roots,
-    processPattern: cfg.processPattern,
-    censusIntervalMs: cfg.censusIntervalMs,
-    peakWindowMs: cfg.peakWindowMs,
-    telemetryPath: cfg.telemetryPath,
-    scrapeTimeoutMs: cfg.scrapeTimeoutMs,
-    maxRequests: cfg.maxRequests,
-    webConfigFile: undefined,
+  const exporter = new Exporter(exporterOptions({ ...cfg, ...roots }, {
     webConfig: { tls: undefined, headers: {}, users: new Map() },
     build: { version: 'test', revision: 'test' },
     log: pino({ level: 'silent' }),
-  });
+  }));
   await exporter.start();
   return {
     exporter,
