@@ -67,7 +67,6 @@ function poolUse(d: DiskSpec): 'sgio' | 'threads' | undefined {
   return d.io === 'threads' || d.io === 'default' ? 'threads' : undefined;
 }
 const poolOfDisk = (d: DiskSpec): string => d.iothread || 'main';
-const poolName = (pool: string): string => (pool === 'main' ? "the main loop's pool" : `${pool}'s pool`);
 
 /** Requests completed, time spent on them and busy time of a disk's host device between two points. */
 function diskDelta(a: DiskSnapshot | undefined, b: DiskSnapshot, dt: number): { latencyMs: number; util: number; iops: number } | undefined {
@@ -142,7 +141,7 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
     const samplesAtMax = points.filter((pt) => (p.pool !== undefined && cgroupKnown
       ? (pt.vm.pools.find((q) => q.pool === p.pool)?.threads ?? 0)
       : (roleOf(pt.vm, 'worker')?.threads ?? 0)) >= max).length;
-    const name = p.pool === undefined ? 'The block thread pool' : poolName(p.pool).replace(/^t/, 'T');
+    const name = p.pool === undefined ? 'The block thread pool' : p.pool === 'main' ? "The main loop's pool" : `Pool ${p.pool}`;
 
     const causes: string[] = [];
     const advice: string[] = [];

@@ -31,6 +31,10 @@ test('the block pool follows the guest\'s iodepth with aio=threads and stays emp
 
   const threads = result.runs.find((r) => r.aio === 'threads');
   const native = result.runs.find((r) => r.aio === 'native');
+  for (const run of result.runs) {
+    console.log(`explain ${run.domain} at iodepth ${String(run.explained?.iodepth)}:\n${run.explained?.text ?? '(not asked)'}`);
+    if (run.explained) await writeFile(`${LAB_CACHE}/test-explain-${run.aio}.txt`, run.explained.text);
+  }
   // aio=threads: every outstanding request holds a worker, so the pool grows to the iodepth (64 is its ceiling).
   assert.ok(statsOf(threads, 64).workerPeak >= 60, `aio=threads, iodepth=64: worker peak ${String(statsOf(threads, 64).workerPeak)} < 60`);
   assert.ok(statsOf(threads, 1).workerPeak <= 4, `aio=threads, iodepth=1: worker peak ${String(statsOf(threads, 1).workerPeak)} > 4`);
@@ -39,6 +43,25 @@ test('the block pool follows the guest\'s iodepth with aio=threads and stays emp
     const peak = statsOf(native, depth).workerPeak;
     assert.ok(peak <= 4, `aio=native, iodepth=${String(depth)}: worker peak ${String(peak)} > 4`);
   }
+  // explain, asked at iodepth 64: under aio=threads it names the pool at its maximum and io='threads' as the cause.
+  const pool = (run: ModeRun | undefined) => {
+    assert.ok(run?.explained, `explain was not asked during ${run?.domain ?? 'a missing run'}`);
+    assert.equal(run.explained.report.vms.length, 1);
+    assert.equal(run.explained.report.vms[0]!.domain, run.domain);
+    return run.explained.report.vms[0]!.findings.filter((f) => f.id === 'worker_pool');
+  };
+  const [full, ...others] = pool(threads);
+  assert.ok(full && others.length === 0, `aio=threads: want one worker_pool finding, got ${String(pool(threads).length)}:\n${threads!.explained!.text}`);
+  assert.equal(full.severity, 'warning');
+  assert.equal(full.subject, 'pool iothread1');
+  assert.match(full.summary, /reached its maximum of 64/);
+  assert.match(full.summary, /disk disk0 uses io='threads'/);
+  assert.match(full.advice, /io='native'/);
+  assert.match(threads!.explained!.text, /WARNING \[worker_pool\] Pool iothread1 grew to 64 worker threads/);
+  // aio=native: no pool problem.
+  assert.deepEqual(pool(native).filter((f) => f.severity !== 'info'), [], native!.explained!.text);
+  assert.doesNotMatch(native!.explained!.text, /worker_pool.*maximum/s);
+
   // Either way the requests are in flight on the host device, and qemu_disk_io_now shows them.
   for (const run of [threads, native]) {
     const inFlight = statsOf(run, 64).maxInFlight;

@@ -5,7 +5,8 @@
  * that answers as slowly as a real LUN (slow-disk.ts), so the guest's outstanding requests wait in QEMU.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startCli, type Cli } from '../support/cli.js';
+import type { ExplainReport } from '../../src/explain/report.js';
+import { runCommand, startCli, type Cli } from '../support/cli.js';
 import { createRawImage } from '../support/real-qemu.js';
 import { buildGuest, LAB_CACHE, type Guest } from './guest-image.js';
 import { startGuestVm, type AioMode } from './guest-vm.js';
@@ -28,7 +29,16 @@ export interface LabOptions {
   modes: AioMode[];
   /** Read IOPS the host disk allows QEMU (see slow-disk.ts); 0: no limit. */
   readIops: number;
+  /** Ask `qemu-thread-exporter explain` about the VM near the end of this iodepth's phase (0: never). */
+  explainAt: number;
   log: (msg: string) => void;
+}
+
+/** What `qemu-thread-exporter explain DOMAIN --url …` printed, as text and as JSON. */
+export interface Explained {
+  iodepth: number;
+  text: string;
+  report: ExplainReport;
 }
 
 export interface ModeRun {
@@ -37,6 +47,7 @@ export interface ModeRun {
   samples: Sample[];
   phases: Phase[];
   stats: PhaseStats[];
+  explained: Explained | undefined;
 }
 
 export interface LabResult {
@@ -51,6 +62,7 @@ export const LAB_DEFAULTS: LabOptions = {
   iodepths: [1, 8, 32, 64],
   modes: ['threads', 'native'],
   readIops: 500,
+  explainAt: 64,
   log: (msg) => { console.log(`lab: ${msg}`); },
 };
 
@@ -68,6 +80,7 @@ export async function runLab(options: Partial<LabOptions> = {}): Promise<LabResu
     `--census.interval=${CENSUS_INTERVAL}`, `--census.peak-window=${String(PEAK_WINDOW_MS)}ms`,
     // Only real QEMUs: on a crowded host (other tests' fake QEMUs) the census would fall behind.
     '--qemu.process-pattern=^qemu-system-x86_64$',
+    '--explain.interval=1s',
   ]);
   try {
     const runs: ModeRun[] = [];
@@ -109,13 +122,30 @@ async function runMode(cli: Cli, guest: Guest, disk: string, aio: AioMode, opts:
     let m: RegExpExecArray | null;
     if (line === 'LAB ready') guestSaid.ready = true;
     else if (line === 'LAB done') guestSaid.done = true;
-    else if ((m = /^LAB iodepth=(\d+) start$/.exec(line))) current = { iodepth: Number(m[1]), start: now(), end: NaN, iops: undefined };
+    else if ((m = /^LAB iodepth=(\d+) start$/.exec(line))) {
+      current = { iodepth: Number(m[1]), start: now(), end: NaN, iops: undefined };
+      if (current.iodepth === opts.explainAt) explainSoon(current.iodepth);
+    }
     else if (/^LAB iodepth=\d+ end$/.test(line) && current) {
       phases.push({ ...current, end: now() });
       opts.log(`${domain}: iodepth=${String(current.iodepth)} ran ${((now() - current.start) / 1000).toFixed(1)} s, ${String(current.iops ?? '?')} IOPS in the guest`);
       current = undefined;
     } else if (line.startsWith('3;fio-') && current) current.iops = Number(line.split(';')[7]); // terse v3: field 8 is read IOPS
     else if (line.startsWith('LAB error') || line.startsWith('qemu: ')) opts.log(`${domain}: ${line}`);
+  };
+
+  // explain, asked like an operator would while the phase runs (the VM, and its series, end with the guest).
+  let explaining: Promise<Explained> | undefined;
+  const explainSoon = (iodepth: number) => {
+    const ask = async (): Promise<Explained> => {
+      await sleep(Math.max(1000, (opts.runtimeS - 1.5) * 1000));
+      const args = ['explain', domain, `--url=${cli.url}`];
+      const [text, json] = await Promise.all([runCommand(args), runCommand([...args, '--output=json'])]);
+      if (text.code !== 0 || json.code !== 0) throw new Error(`explain exited ${String(text.code)}/${String(json.code)}: ${text.stderr}${json.stderr}`);
+      return { iodepth, text: text.stdout, report: JSON.parse(json.stdout) as ExplainReport };
+    };
+    explaining = ask();
+    explaining.catch(() => undefined); // awaited below; a failure must not be an unhandled rejection meanwhile
   };
 
   const vm = startGuestVm({ name: domain, guest, disk, aio, runtimeS: opts.runtimeS, iodepths: opts.iodepths, onLine });
@@ -148,5 +178,6 @@ async function runMode(cli: Cli, guest: Guest, disk: string, aio: AioMode, opts:
     await sampler.stop();
   }
   if (sampler.failures.count > 0) opts.log(`${domain}: ${String(sampler.failures.count)} scrapes failed, the last with ${sampler.failures.last}`);
-  return { aio, domain, samples: sampler.samples, phases, stats: phaseStats(sampler.samples, phases, PEAK_WINDOW_MS) };
+  const explained = explaining ? await explaining : undefined;
+  return { aio, domain, samples: sampler.samples, phases, stats: phaseStats(sampler.samples, phases, PEAK_WINDOW_MS), explained };
 }

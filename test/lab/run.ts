@@ -31,7 +31,8 @@ const result = values.replot
   : await runLab({ runtimeS, iodepths, readIops });
 const table = resultsTable(result.runs);
 const seconds = (result.totalMs / 1000).toFixed(0);
-console.log(`\n${table}\nlab took ${seconds} s`);
+const explained = result.runs.filter((r) => r.explained).map((r) => `explain ${r.domain} (asked at iodepth ${String(r.explained!.iodepth)}):\n\n${r.explained!.text}`).join('\n');
+console.log(`\n${table}\nlab took ${seconds} s\n\n${explained}`);
 
 await mkdir(DOCS, { recursive: true });
 const setup = describeSetup(result.options);
@@ -39,7 +40,8 @@ const kernelAndTools = result.guest.packages
   .filter((deb) => /^(linux-image|fio|busybox)/.test(deb))
   .map((deb) => decodeURIComponent(deb).replace(/_[^_]+\.deb$/, '').replace('_', ' ')) // NAME_VERSION_ARCH.deb, %3a for the epoch's ':'
   .join(', ');
-await writeFile(`${DOCS}/lab-results.md`, `${setup}.\nGuest built from ${kernelAndTools}.\n\n${table}`);
+const explainMd = result.runs.filter((r) => r.explained).map((r) => `\n\`qemu-thread-exporter explain ${r.domain}\` at iodepth ${String(r.explained!.iodepth)}:\n\n\`\`\`\n${r.explained!.text.trimEnd()}\n\`\`\`\n`).join('');
+await writeFile(`${DOCS}/lab-results.md`, `${setup}.\nGuest built from ${kernelAndTools}.\n\n${table}${explainMd}`);
 await writeFile(`${DOCS}/lab-workers.svg`, workersChart(result.runs, setup));
 await mkdir(LAB_CACHE, { recursive: true });
 await writeFile(RESULT, JSON.stringify(result, null, 1));
