@@ -58,8 +58,14 @@ const list = (xs: string[]): string => (xs.length <= 1 ? (xs[0] ?? '') : `${xs.s
 const roleOf = (vm: VmSnapshot, role: Role) => vm.roles.find((r) => r.role === role);
 const totalsOf = (vm: VmSnapshot, role: Role): Counters => roleOf(vm, role)?.totals ?? zeroCounters();
 const pct = (share: number): number => Math.round(share * 1000) / 10;
-const THREAD_WORDS: Partial<Record<Role, string>> = { main: 'main-loop thread', rcu: 'call_rcu thread', vcpu: 'vCPU thread' };
-const threadsWord = (role: Role): string => `${THREAD_WORDS[role] ?? `${role} thread`}s`;
+/** How a sentence names a role's threads. */
+const NOUNS: Record<Role, string> = {
+  vcpu: 'vCPU threads', iothread: 'iothreads', worker: 'worker threads', main: 'main loop', rcu: 'call_rcu thread',
+  monitor: 'monitor iothread', vnc: 'VNC threads', spice: 'SPICE threads', vhost: 'vhost threads',
+  migration: 'migration threads', kernel: 'kernel threads', other: "threads of role 'other'",
+};
+const threadsWord = (role: Role): string => NOUNS[role];
+const capital = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
 /** How a disk uses the block thread pool for its reads and writes, if it does. */
 function poolUse(d: DiskSpec): 'sgio' | 'threads' | undefined {
@@ -68,9 +74,22 @@ function poolUse(d: DiskSpec): 'sgio' | 'threads' | undefined {
 }
 const poolOfDisk = (d: DiskSpec): string => d.iothread || 'main';
 
-/** Requests completed, time spent on them and busy time of a disk's host device between two points. */
-function diskDelta(a: DiskSnapshot | undefined, b: DiskSnapshot, dt: number): { latencyMs: number; util: number; iops: number } | undefined {
-  if (!a?.stat || !b.stat) return undefined;
+/**
+ * Requests completed, time spent on them and busy time of a disk's host device over the points: from the first
+ * that has its statistics (a host device is resolved a moment after the VM is found) to the last.
+ */
+function diskDelta(points: Point[], b: DiskSnapshot): { latencyMs: number; util: number; iops: number } | undefined {
+  let first: Point | undefined;
+  let a: DiskSnapshot | undefined;
+  for (const p of points) {
+    a = p.vm.disks.find((x) => x.spec.name === b.spec.name);
+    if (a?.stat) {
+      first = p;
+      break;
+    }
+  }
+  const dt = first ? (points.at(-1)!.t - first.t) / 1000 : 0;
+  if (!a?.stat || !b.stat || dt <= 0) return undefined;
   const ios = b.stat.readsCompleted + b.stat.writesCompleted - a.stat.readsCompleted - a.stat.writesCompleted;
   const ms = b.stat.readTimeMs + b.stat.writeTimeMs - a.stat.readTimeMs - a.stat.writeTimeMs;
   return { latencyMs: ios > 0 ? ms / ios : 0, util: (b.stat.ioTimeMs - a.stat.ioTimeMs) / 1000 / dt, iops: ios / dt };
@@ -116,19 +135,19 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
     pools = busy.map((p) => {
       const sampled = Math.max(...points.map((pt) => pt.vm.pools.find((q) => q.pool === p.pool)?.threads ?? 0));
       // The census peak is per role: it is this pool's when no other pool had workers.
-      return { pool: p.pool, peak: busy.length === 1 ? Math.max(sampled, rolePeak) : sampled, now: p.threads ?? 0, how: "known from the workers' cgroup" };
+      return { pool: p.pool, peak: busy.length === 1 ? Math.max(sampled, rolePeak) : sampled, now: p.threads ?? 0, how: "The workers' libvirt cgroup tells whose pool they are in." };
     }).filter((p) => p.peak >= th.poolBusy);
   } else {
     // Disks whose host device had requests in flight or completed some explain the workers best.
     const active = users.filter((d) => d.stat && (points.some((pt) => (pt.vm.disks.find((x) => x.spec.name === d.spec.name)?.stat?.inFlight ?? 0) > 0)
-      || (diskDelta(span.first.vm.disks.find((x) => x.spec.name === d.spec.name), d, 1)?.iops ?? 0) > 0));
+      || (diskDelta(points, d)?.iops ?? 0) > 0));
     if (active.length > 0) users = active;
     const candidates = [...new Set(users.map((d) => poolOfDisk(d.spec)))];
     const now = roleOf(vm, 'worker')?.threads ?? 0;
     const which = `${list(users.map((d) => `disk ${d.spec.name}`))}${active.length > 0 ? `, the one${active.length === 1 ? '' : 's'} with requests on the host,` : ''}`;
     pools = candidates.length === 1
-      ? [{ pool: candidates[0]!, peak: rolePeak, now, how: `inferred: ${which} ${users.length === 1 ? 'runs' : 'run'} in ${candidates[0] === 'main' ? 'the main loop' : candidates[0]!}` }]
-      : [{ pool: undefined, peak: rolePeak, now, how: candidates.length === 0 ? 'not known: no disk of this VM sends its reads and writes to a pool' : `not known: ${which} run in ${list(candidates)}, and thread names do not say which pool a worker serves` }];
+      ? [{ pool: candidates[0]!, peak: rolePeak, now, how: `Whose pool is inferred: ${which} ${users.length === 1 ? 'runs' : 'run'} in ${candidates[0] === 'main' ? 'the main loop' : candidates[0]!}.` }]
+      : [{ pool: undefined, peak: rolePeak, now, how: candidates.length === 0 ? 'Whose pool is not known: no disk of this VM sends its reads and writes to a pool.' : `Whose pool is not known: ${which} run in ${list(candidates)}, and thread names do not say which pool a worker serves.` }];
   }
 
   for (const p of pools) {
@@ -146,15 +165,17 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
     const causes: string[] = [];
     const advice: string[] = [];
     for (const d of luns) {
-      causes.push(`disk ${d.spec.name} is a passthrough LUN (device='lun', scsi-block): every read and write is an SG_IO ioctl, and QEMU always runs ioctls on the block thread pool, whatever io= says (io='${d.spec.io}' here). Expected, not a misconfiguration`);
+      causes.push(`Disk ${d.spec.name} is a passthrough LUN (device='lun', scsi-block): every read and write is an SG_IO ioctl, and QEMU always runs ioctls on the block thread pool, whatever io= says (io='${d.spec.io}' here). Expected, not a misconfiguration.`);
     }
     for (const d of threaded) {
-      causes.push(`disk ${d.spec.name} ${d.spec.io === 'default' ? "sets no io=, which defaults to io='threads'" : "uses io='threads'"}: each request in flight holds a worker thread`);
+      causes.push(`Disk ${d.spec.name} ${d.spec.io === 'default' ? "sets no io=, which defaults to io='threads'" : "uses io='threads'"}: each request in flight holds a worker thread.`);
       advice.push(`For disk ${d.spec.name}, io='native' (with cache='none' or 'directsync') or io='io_uring' submits requests from the ${p.pool === 'main' ? 'main loop' : 'iothread'} itself and needs no pool.`);
     }
-    if (causes.length === 0) causes.push("no disk it serves sends reads and writes to the pool (io='native' or 'io_uring'): the workers run flushes, discards or ioctls");
+    if (causes.length === 0) causes.push("No disk it serves sends reads and writes to the pool (io='native' or 'io_uring'): the workers run flushes, discards or ioctls.");
+    const growth = atMax
+      ? `${name} grew to ${String(p.peak)} worker threads, its maximum (at it in ${String(samplesAtMax)} of ${String(points.length)} samples): further requests wait inside QEMU for a free worker, latency the guest sees and the host device does not.`
+      : `${name} grew to ${String(p.peak)} worker threads (its maximum is ${String(max)}).`;
     if (atMax) {
-      causes.push(`it reached its maximum of ${String(max)} workers (${String(samplesAtMax)} of ${String(points.length)} samples at it): further requests wait inside QEMU for a free worker, latency the guest sees and the host device does not`);
       advice.push(luns.length > 0
         ? `A passthrough LUN always needs the pool: if the guest needs more than ${String(max)} requests in flight, raise thread_pool_max (libvirt ≥ 8.5: <iothread thread_pool_max=…>; QEMU ≥ 7.1: thread-pool-max) or lower the guest's queue depth.`
         : `Or raise thread_pool_max (libvirt ≥ 8.5: <iothread thread_pool_max=…>; QEMU ≥ 7.1: thread-pool-max).`);
@@ -173,7 +194,7 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
       id: 'worker_pool',
       severity: atMax ? 'warning' : 'info',
       subject: p.pool === undefined ? 'block thread pool' : `pool ${p.pool}`,
-      summary: `${name} grew to ${String(p.peak)} worker threads (its maximum is ${String(max)}; pool ${p.how}): ${causes.join('; ')}.`,
+      summary: `${growth} ${causes.join(' ')} ${p.how}`,
       evidence,
       advice: advice.join(' '),
     });
@@ -186,7 +207,7 @@ function switching(points: Point[], span: Span, th: Thresholds): Finding[] {
   const { first, last, dt } = span;
   const out: Finding[] = [];
   const contended: { role: Role; share: number; inv: number }[] = [];
-  const slowest = slowestDisk(span);
+  const slowest = slowestDisk(points);
 
   for (const r of last.vm.roles) {
     if (r.role === 'vcpu' || r.role === 'kernel') continue;
@@ -214,7 +235,7 @@ function switching(points: Point[], span: Span, th: Thresholds): Finding[] {
       }
       out.push({
         id: 'blocking_io', severity: 'info', subject: threadsWord(r.role),
-        summary: `The ${threadsWord(r.role)} switch ${fmt(vol)} times a second voluntarily (they block and are woken to hand requests on) and ${fmt(inv)} times involuntarily; each switch costs ${fmt(perWakeUs)} µs of run-queue wait${against}: the normal cost of blocking I/O, not a problem.`,
+        summary: `${capital(threadsWord(r.role))}: ${fmt(vol)} voluntary context switches a second (a thread blocks, then is woken when work arrives) against ${fmt(inv)} involuntary; each switch cost ${fmt(perWakeUs)} µs of run-queue wait${against}: the normal cost of blocking I/O, not a problem.`,
         evidence, advice: '',
       });
     }
@@ -250,11 +271,11 @@ function switching(points: Point[], span: Span, th: Thresholds): Finding[] {
   return out;
 }
 
-/** The VM's disk whose host device answered slowest over the span. */
-function slowestDisk(span: Span): { dev: string; disk: string; latencyMs: number; util: number; inFlight: number } | undefined {
+/** The VM's disk whose host device answered slowest over the points. */
+function slowestDisk(points: Point[]): { dev: string; disk: string; latencyMs: number; util: number; inFlight: number } | undefined {
   let best: ReturnType<typeof slowestDisk>;
-  for (const d of span.last.vm.disks) {
-    const delta = diskDelta(span.first.vm.disks.find((x) => x.spec.name === d.spec.name), d, Math.max(span.dt, 1e-3));
+  for (const d of points.at(-1)!.vm.disks) {
+    const delta = diskDelta(points, d);
     if (!delta || delta.iops === 0) continue;
     if (!best || delta.latencyMs > best.latencyMs) best = { dev: d.hostDevice, disk: d.spec.name, latencyMs: delta.latencyMs, util: delta.util, inFlight: d.stat?.inFlight ?? 0 };
   }
@@ -275,7 +296,7 @@ function diskSleep(points: Point[], span: Span, th: Thresholds): Finding[] {
   // Stuck, not slow: in disk sleep in every sample and not one voluntary switch (no request finished) all along.
   const stuck = withD === points.length && span.dt >= STUCK_AFTER_S
     && roles.every((r) => totalsOf(span.last.vm, r).voluntary === totalsOf(span.first.vm, r).voluntary);
-  const slowest = slowestDisk(span);
+  const slowest = slowestDisk(points);
   const evidence: Evidence[] = [
     { what: 'threads in disk sleep, at most', value: most, unit: '' },
     { what: 'samples with threads in disk sleep', value: pct(withD / points.length), unit: '%' },
@@ -294,7 +315,7 @@ function diskSleep(points: Point[], span: Span, th: Thresholds): Finding[] {
   }
   return [{
     id: 'disk_sleep', severity: stuck ? 'critical' : 'warning', subject: list(roles.map(threadsWord)),
-    summary: `${list(roles.map(threadsWord)).replace(/^./, (c) => c.toUpperCase())} were in uninterruptible disk sleep (D) in ${String(withD)} of ${String(points.length)} samples${stuck ? ', without a single voluntary switch: stuck' : ''}: they wait for the host's storage, which is slow — ${where}.`,
+    summary: `Threads were in uninterruptible disk sleep (D) in ${String(withD)} of ${String(points.length)} samples (${list(roles.map(threadsWord))})${stuck ? ', without a single voluntary switch: stuck' : ''}: they wait for the host's storage, which is slow — ${where}.`,
     evidence,
     advice: `Look at the host side: iostat -x ${slowest?.dev ?? '<device>'}, its queue depth, and the storage behind it (multipath, SAN, the array's latency). The guest sees this latency plus QEMU's.`,
   }];

@@ -4,13 +4,13 @@ import { threadsChart } from './threads-chart.js';
 
 export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${String(c.charCodeAt(0))};`);
 
-const BADGE: Record<Severity, string> = { critical: '#b00020', warning: '#b35900', info: '#2f5d8a' };
+const BADGE: Record<Severity, string> = { critical: '#b00020', warning: '#9a4d00', info: '#2f5d8a' };
 
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:64em;padding:0 1em;color:#1d1d1d}
 h1{font-size:1.5em;margin:0 0 .2em}h2{font-size:1.2em;margin:0}nav a{margin-right:1em}
 section.vm{border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0}
 .meta{color:#555;margin:.2em 0 .6em}.finding{margin:.8em 0;padding-left:.8em;border-left:4px solid}
-.severity{display:inline-block;color:#fff;border-radius:3px;padding:0 .4em;font-size:.8em;font-weight:600;text-transform:uppercase;margin-right:.4em}
+.severity{display:inline-block;color:#fff;border-radius:3px;padding:0 .4em;font-size:.85em;font-weight:600;text-transform:uppercase;margin-right:.4em}
 .summary{margin:.2em 0}ul.evidence{margin:.2em 0;padding-left:1.4em;color:#333}.advice{margin:.2em 0;font-weight:500}
 .none{color:#2e7d32}`;
 
@@ -38,7 +38,7 @@ ${findings}
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${String(o.refreshSeconds)}"><title>QEMU Thread Exporter</title><style>${STYLE}</style></head>
 <body><h1>QEMU Thread Exporter</h1>
 <nav><a href="${path}">Metrics</a><a href="/api/v1/explain">Explain (JSON)</a><a href="/-/healthy">Health</a><a href="/-/ready">Readiness</a></nav>
-<p class="meta">Version ${escapeHtml(o.version)} · ${String(r.vms.length)} VM${r.vms.length === 1 ? '' : 's'} · findings over the last ${fmt(r.windowSeconds)} s, as of ${escapeHtml(r.generatedAt)}</p>
+<p class="meta">Version ${escapeHtml(o.version)} · ${String(r.vms.length)} VM${r.vms.length === 1 ? '' : 's'} · findings over up to ${fmt(r.windowSeconds)} s of history, as of ${escapeHtml(r.generatedAt)}</p>
 ${r.vms.length === 0 ? '<p>No QEMU VM found on this host.</p>' : vms}
 </body></html>
 `;

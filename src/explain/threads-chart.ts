@@ -7,10 +7,13 @@ export const ROLE_COLORS: Record<Role, string> = {
   vnc: '#b07aa1', spice: '#ff9da7', vhost: '#9c755f', migration: '#bab0ac', kernel: '#7f7f7f', other: '#c7c7c7',
 };
 
-const W = 560;
+const W = 800;
 const LEFT = 34;
 const TOP = 8;
-const PLOT_H = 104;
+const PLOT_H = 110;
+/** Legend entries per row, and the first row's baseline below the plot (clear of the time labels). */
+const PER_ROW = 8;
+const LEGEND_Y = 32;
 const PLOT_W = W - LEFT - 8;
 
 /** A round number ≥ n for the y axis: 1, 2, 5 × 10^k. */
@@ -55,22 +58,24 @@ export function threadsChart(vm: VmReport): string {
     for (let i = 0; i < n; i++) below[i] = top[i]!;
   }
 
-  const legend = present.map((role, i) => {
-    const lx = LEFT + (i % 6) * 88;
-    const ly = TOP + PLOT_H + 22 + Math.floor(i / 6) * 14;
+  // Listed from the top of the stack down, as the areas are seen.
+  const legend = [...present].reverse().map((role, i) => {
+    const lx = LEFT + (i % PER_ROW) * 96;
+    const ly = TOP + PLOT_H + LEGEND_Y + Math.floor(i / PER_ROW) * 16;
     return `<rect x="${String(lx)}" y="${String(ly - 9)}" width="10" height="10" fill="${ROLE_COLORS[role]}"/><text x="${String(lx + 14)}" y="${String(ly)}">${role} ${String(roles[role]!.at(-1) ?? 0)}</text>`;
   }).join('');
   const seconds = Math.round(span / 1000);
   const label = `Threads by role over the last ${String(seconds)} s: ${present.map((r) => `${r} ${String(roles[r]!.at(-1) ?? 0)}`).join(', ') || 'none'}`;
-  const height = TOP + PLOT_H + 22 + Math.ceil(Math.max(present.length, 1) / 6) * 14;
-  return `<svg class="threads-chart" xmlns="http://www.w3.org/2000/svg" width="${String(W)}" height="${String(height)}" viewBox="0 0 ${String(W)} ${String(height)}" role="img" aria-label="${label}" font-family="sans-serif" font-size="11">
+  const height = TOP + PLOT_H + LEGEND_Y + Math.ceil(Math.max(present.length, 1) / PER_ROW) * 16;
+  // Scales to the page's width (the viewBox keeps its proportions); 800 units ≈ the page's column, so text stays ~12px.
+  return `<svg class="threads-chart" xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 ${String(W)} ${String(height)}" role="img" aria-label="${label}" font-family="sans-serif" font-size="12">
 <title>${label}</title>
 <rect x="${String(LEFT)}" y="${String(TOP)}" width="${String(PLOT_W)}" height="${String(PLOT_H)}" fill="#fafafa" stroke="#ddd"/>
 ${areas.join('\n')}
 <text x="${String(LEFT - 4)}" y="${String(TOP + 9)}" text-anchor="end">${String(max)}</text>
 <text x="${String(LEFT - 4)}" y="${String(TOP + PLOT_H)}" text-anchor="end">0</text>
-<text x="${String(LEFT)}" y="${String(TOP + PLOT_H + 12)}">−${String(seconds)} s</text>
-<text x="${String(LEFT + PLOT_W)}" y="${String(TOP + PLOT_H + 12)}" text-anchor="end">now</text>
+<text x="${String(LEFT)}" y="${String(TOP + PLOT_H + 14)}">−${String(seconds)} s</text>
+<text x="${String(LEFT + PLOT_W)}" y="${String(TOP + PLOT_H + 14)}" text-anchor="end">now</text>
 ${legend}
 </svg>`;
 }

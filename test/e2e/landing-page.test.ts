@@ -53,8 +53,8 @@ interface Dom {
 }
 
 /**
- * Runs in the page. No nested named functions: tsx (esbuild keepNames) would wrap them in a `__name` helper
- * the page does not have, so the one helper is an argument-less loop body repeated through `view`.
+ * Runs in the page. No nested named functions (only inline callbacks): tsx (esbuild keepNames) would wrap
+ * them in a `__name` helper that the page does not have.
  */
 function readPage(): PageView {
   const w = globalThis as unknown as Dom;
@@ -166,13 +166,14 @@ test('landing page in headless Chromium: charts and readable findings for every 
   let context: BrowserContext | undefined;
   try {
     // A few scrapes, and the exporter's own samples in between, until every VM has a history worth a chart.
-    let report = await explain(cli);
-    for (const deadline = Date.now() + 20_000; ; await sleep(250)) {
+    let report: ExplainReport;
+    for (const deadline = Date.now() + 20_000; ;) {
       await cli.scrape();
       report = await explain(cli);
       // Past short_history (a second of samples), the fixture's findings stay the same; only their counts grow.
       if (report.vms.length >= 2 && report.vms.every((vm) => vm.samples >= 4 && vm.findings.every((f) => f.id !== 'short_history'))) break;
       assert.ok(Date.now() < deadline, `history still short after 20 s: ${JSON.stringify(report.vms.map((vm) => [vm.domain, vm.samples]))}`);
+      await sleep(250);
     }
     assert.deepEqual(report.vms.map((vm) => vm.domain).sort(), ['labvm', 'vm1']);
 
