@@ -145,6 +145,9 @@ function includesAll(text: string, phrases: string[]): void {
   for (const p of phrases) assert.ok(text.toLowerCase().includes(p.toLowerCase()), `expected ${JSON.stringify(p)} in:\n${text}`);
 }
 
+/** The summary says the pool is known from libvirt's cgroup of the workers, not inferred. */
+const WHOSE_POOL_FROM_CGROUP = /workers'.*cgroup|cgroup.*workers/i;
+
 const threadsAt = (r: { threads: { roles: Partial<Record<Role, number[]>> } }, i: number): number =>
   Object.values(r.threads.roles).reduce((s, series) => s + (series.at(i) ?? 0), 0);
 
@@ -209,7 +212,7 @@ test("the operator's report, bare QEMU: 11 threads at rest, 75 under fio; iothre
     const workersSwitching = blocking.find((f) => f.subject === 'worker threads');
     assert.ok(workersSwitching, `a blocking_io finding on the workers expected; got:\n${describe(r.findings)}`);
     assert.equal(workersSwitching.severity, 'info');
-    includesAll(workersSwitching.summary, ['voluntarily', 'not a problem', 'sdc']);
+    includesAll(workersSwitching.summary, ['voluntar', 'not a problem', '3.20 ms per request on sdc']);
     // 64 workers × 150 switches/s for the 90 s they lived (spawned 15 s before the sample that first saw them, and
     // counted in full), over the 120 s of history.
     near(evidence(workersSwitching, /^voluntary context switches$/).value, 64 * 150 * 90 / 120, 1, 'voluntary switches/s');
@@ -255,12 +258,42 @@ test('the same VM managed by libvirt: the pool is known from the workers\' cgrou
     const pool = only(r.findings, 'worker_pool');
     assert.equal(pool.severity, 'warning');
     assert.equal(pool.subject, 'pool iothread1');
-    includesAll(pool.summary, ['64 worker threads', "known from the workers' cgroup", 'disk sdc is a passthrough LUN', 'SG_IO', 'Expected, not a misconfiguration']);
+    includesAll(pool.summary, ['64 worker threads', 'disk sdc is a passthrough LUN', 'SG_IO', 'Expected, not a misconfiguration']);
+    assert.match(pool.summary, WHOSE_POOL_FROM_CGROUP);
     assert.equal(evidence(pool, /^pool maximum$/).value, 64);
     assert.doesNotMatch(pool.summary, /inferred/);
     assert.equal(evidence(pool, /^requests in flight on sdc \(disk sdc\)/).value, 64);
     assert.equal(evidence(pool, /^worker threads at most/).value, 64);
     none(r.findings, 'roles_inferred', 'cpu_contention', 'vcpu_starved');
+  });
+});
+
+test('after fio the workers exit: the pool finding stays while the window holds the burst (now 0, at most 64), then goes; a VM that ends leaves the report', async () => {
+  const vm: ScenarioVm = { pid: 4242, comm: 'qemu-kvm', argv: REPORT_ARGV, threads: reportThreads(), cgroupBase: '/machine/qemu-29-vm1.libvirt-qemu' };
+  const status = domstatus(sample('report-vm1/domain-vm1.xml'), 4242, [4246, 4247, 4248, 4249]);
+  await withWorld(vm, { links: { [LUN]: 'sdc' }, status }, async (w) => {
+    await operatorsFioRun(w);
+    w.vm.threads = w.vm.threads.filter((t) => !isWorker(t));
+    const quiet = (s: number) => {
+      runThreads(w.vm, s, busyVm);
+      advanceDisk(w.disks.get('sdc')!, s, { iops: 0, latencyMs: 0, util: 0, inFlight: 0 });
+    };
+    await sampleAt(w, 9, quiet);
+    const after = w.p.vm(at(9), 'vm1');
+    assert.equal(threadsAt(after, -1), 11, 'back to the 11 threads at rest');
+    const pool = only(after.findings, 'worker_pool');
+    assert.equal(evidence(pool, /^worker threads now$/).value, 0);
+    assert.equal(evidence(pool, /^worker threads at most/).value, 64);
+
+    // Five minutes on, the burst has left the window.
+    for (let k = 10; k <= 30; k++) await sampleAt(w, k, quiet);
+    const later = w.p.vm(at(30), 'vm1');
+    assert.ok(later.samples <= 300 / 15 + 2, `${String(later.samples)} samples`);
+    none(later.findings, 'worker_pool');
+
+    w.host.removeVm(4242);
+    await w.p.read(at(31));
+    assert.deepEqual(w.p.report(at(31)).vms, [], 'a VM missing from a complete snapshot has ended');
   });
 });
 
@@ -324,7 +357,8 @@ test("io='threads' under libvirt (report-vm1's sdc as device='disk' io='threads'
     const pool = only(w.p.vm(at(4), 'vm1').findings, 'worker_pool');
     assert.equal(pool.severity, 'info');
     assert.equal(pool.subject, 'pool iothread1');
-    includesAll(pool.summary, ["known from the workers' cgroup", "disk sdc uses io='threads'", '24 worker threads']);
+    includesAll(pool.summary, ["disk sdc uses io='threads'", '24 worker threads']);
+    assert.match(pool.summary, WHOSE_POOL_FROM_CGROUP);
     includesAll(pool.advice, ["For disk sdc, io='native'", "io='io_uring'"]);
     assert.equal(evidence(pool, /^requests in flight on sdc \(disk sdc\)/).value, 24);
   });
@@ -374,16 +408,16 @@ test('cpu_contention: the iothread, the workers and the main loop wait for a CPU
     const r = w.p.vm(at(4), 'vm1');
     const c = only(r.findings, 'cpu_contention');
     assert.equal(c.severity, 'warning');
-    for (const role of ['iothread', 'worker threads', 'main-loop threads']) assert.ok(c.subject.includes(role), `${role} in subject ${JSON.stringify(c.subject)}`);
+    for (const role of [/iothread/, /worker/, /main/]) assert.match(c.subject, role);
     includesAll(c.summary, ['waited for a CPU', '20%', '15%', '12%', 'involuntary context switches', 'CPU contention']);
     near(evidence(c, /^iothread.*run-queue wait, share/).value, 20, 0.1, 'iothread wait %');
-    near(evidence(c, /^worker threads: run-queue wait, share/).value, 15, 0.1, 'worker wait % (per thread)');
-    near(evidence(c, /^main-loop threads: run-queue wait, share/).value, 12, 0.1, 'main loop wait %');
-    near(evidence(c, /^worker threads: involuntary/).value, 16 * 50, 1, 'worker involuntary switches/s');
+    near(evidence(c, /^worker.*run-queue wait, share/).value, 15, 0.1, 'worker wait % (per thread)');
+    near(evidence(c, /^main.*run-queue wait, share/).value, 12, 0.1, 'main loop wait %');
+    near(evidence(c, /^worker.*involuntary/).value, 16 * 50, 1, 'worker involuntary switches/s');
     near(evidence(c, /^iothread.*involuntary/).value, 500, 1, 'iothread involuntary switches/s');
     includesAll(c.advice, ['<emulatorpin>', '<iothreadpin>']);
     // The contended roles are not also explained away as harmless blocking I/O, and the vCPUs (2%) are fine.
-    assert.deepEqual(r.findings.filter((f) => f.id === 'blocking_io' && /worker|main-loop|iothread/.test(f.subject)).map((f) => f.subject), []);
+    assert.deepEqual(r.findings.filter((f) => f.id === 'blocking_io' && /worker|main|iothread/.test(f.subject)).map((f) => f.subject), []);
     none(r.findings, 'vcpu_starved');
   });
 });
@@ -429,9 +463,11 @@ test('disk_sleep: workers in D in 4 of 5 samples while sdc takes 40 ms per reque
     const d = only(r.findings, 'disk_sleep');
     assert.equal(d.severity, 'warning');
     assert.equal(d.subject, 'worker threads');
-    includesAll(d.summary, ['uninterruptible disk sleep (D) in 4 of 5 samples', 'host device sdc (disk scsi0-0-0-0)', '40 ms per request', '8 in flight', '95% busy']);
+    includesAll(d.summary, ['uninterruptible disk sleep', '4 of 5 samples', 'worker threads', 'sdc', 'scsi0-0-0-0', '40 ms per request']);
     assert.doesNotMatch(d.summary, /stuck/);
     near(evidence(d, /^average request latency on sdc$/).value, 40, 0.01, 'latency (ms)');
+    assert.equal(evidence(d, /in flight on sdc/).value, 8);
+    near(evidence(d, /^sdc busy$/).value, 95, 0.01, 'sdc busy %');
     assert.equal(evidence(d, /^threads in disk sleep, at most$/).value, 4);
     near(evidence(d, /^samples with threads in disk sleep$/).value, 80, 0.01, '% of samples');
     includesAll(d.advice, ['iostat -x sdc']);
@@ -451,12 +487,14 @@ test('disk_sleep under its threshold: D in 2 of 5 samples is no finding', async 
   });
 });
 
-/** Four workers in D on a LUN that completes nothing (busy all along, 4 requests in flight), sampled every 15 s from 0 to `lastK`. */
-async function stuckLun(w: World, lastK: number): Promise<void> {
+/** Four workers in D on a LUN that completes nothing (busy all along, 4 requests in flight): samples `from` to `to`. */
+async function stuckLun(w: World, from: number, to: number): Promise<void> {
   const sdc = w.disks.get('sdc')!;
-  for (const t of w.vm.threads) if (isWorker(t)) t.state = 'D';
-  Object.assign(sdc, { reads: 1_838_371, readTimeMs: 902_132, inFlight: 4, ioTimeMs: 467_310 });
-  for (let k = 0; k <= lastK; k++) {
+  if (from === 0) {
+    for (const t of w.vm.threads) if (isWorker(t)) t.state = 'D';
+    Object.assign(sdc, { reads: 1_838_371, readTimeMs: 902_132, inFlight: 4, ioTimeMs: 467_310 });
+  }
+  for (let k = from; k <= to; k++) {
     await sampleAt(w, k, (s) => {
       runThreads(w.vm, s, (t) => (vcpuIndex(t) !== undefined ? { vol: 100 } : undefined));
       sdc.ioTimeMs += s * 1000;
@@ -468,18 +506,18 @@ const stuckVm = (): ScenarioVm => ({ pid: 4242, comm: 'qemu-kvm', argv: REPORT_A
 
 test('disk_sleep, stuck: workers in D in every sample for 60 s without one voluntary switch, sdc completing nothing: critical', async () => {
   await withWorld(stuckVm(), { links: { [LUN]: 'sdc' } }, async (w) => {
-    await stuckLun(w, 3);
+    await stuckLun(w, 0, 3);
     const at45 = only(w.p.vm(at(3), 'vm1').findings, 'disk_sleep');
     assert.equal(at45.severity, 'warning', 'after 45 s: not yet called stuck');
 
-    await stuckLun(w, 4);
+    await stuckLun(w, 4, 4);
     const r = w.p.vm(at(4), 'vm1');
     assert.equal(r.seconds, 60);
     const d = only(r.findings, 'disk_sleep');
     assert.equal(d.severity, 'critical');
     assert.equal(r.findings[0], d, 'critical findings come first');
     assert.equal(d.subject, 'worker threads');
-    includesAll(d.summary, ['in 5 of 5 samples', 'without a single voluntary switch', 'stuck', 'sdc completed no requests in the window']);
+    includesAll(d.summary, ['5 of 5 samples', 'worker threads', 'without a single voluntary switch', 'stuck', 'sdc completed no requests']);
     assert.equal(evidence(d, /^threads in disk sleep, at most$/).value, 4);
     assert.equal(evidence(d, /^samples with threads in disk sleep$/).value, 100);
     includesAll(d.advice, ['iostat -x']);
@@ -490,11 +528,36 @@ test('disk_sleep, stuck: the advice names the device that completes nothing (sdc
   todo: 'src/explain/findings.ts diskSleep(): with no completed request there is no "slowest" disk, so the advice reads "iostat -x <device>" and no sdc evidence is given',
 }, async () => {
   await withWorld(stuckVm(), { links: { [LUN]: 'sdc' } }, async (w) => {
-    await stuckLun(w, 4);
+    await stuckLun(w, 0, 4);
     const d = only(w.p.vm(at(4), 'vm1').findings, 'disk_sleep');
     assert.equal(d.severity, 'critical');
     includesAll(d.advice, ['iostat -x sdc']);
     assert.equal(evidence(d, /in flight on sdc/).value, 4);
+  });
+});
+
+test('disk_sleep, one LUN stuck while the boot disk works: the finding points at the stuck device (sdc), not at the healthy one (sdb)', {
+  todo: 'src/explain/findings.ts diskSleep() names slowestDisk(), the slowest device among those that COMPLETED requests: the healthy sdb at 1 ms is called slow, the stuck sdc goes unnamed',
+}, async () => {
+  const BOOT = '/dev/disk/by-id/wwn-0x5000c500a1b2c3d4';
+  const argv = REPORT_ARGV.map((a) => a.replace('file=/var/lib/libvirt/images/vm1.qcow2,format=qcow2', `file=${BOOT},format=raw`));
+  assert.notDeepEqual(argv, REPORT_ARGV);
+  // Four workers hang on the LUN (iothread1's pool); six of the main loop's pool serve the boot disk (no io=: threads).
+  const vm: ScenarioVm = { pid: 4242, comm: 'qemu-kvm', argv, threads: [...reportThreads(), ...workers(4), ...workers(6, 7000)] };
+  await withWorld(vm, { links: { [LUN]: 'sdc', [BOOT]: 'sdb' } }, async (w) => {
+    for (const t of w.vm.threads) if (t.tid >= 6000 && t.tid < 7000) t.state = 'D';
+    Object.assign(w.disks.get('sdc')!, { reads: 1_838_371, readTimeMs: 902_132, inFlight: 4, ioTimeMs: 467_310 });
+    for (let k = 0; k <= 4; k++) {
+      await sampleAt(w, k, (s) => {
+        runThreads(w.vm, s, (t) => (t.tid >= 7000 ? { vol: 100, waitMs: 0.1 } : undefined));
+        w.disks.get('sdc')!.ioTimeMs += s * 1000;
+        advanceDisk(w.disks.get('sdb')!, s, { iops: 500, latencyMs: 1, util: 0.3, inFlight: 1 });
+      });
+    }
+    const d = only(w.p.vm(at(4), 'vm1').findings, 'disk_sleep');
+    includesAll(d.summary, ['sdc']);
+    assert.doesNotMatch(d.summary, /sdb/, 'sdb answers in 1 ms: it is not the slow device');
+    includesAll(d.advice, ['iostat -x sdc']);
   });
 });
 

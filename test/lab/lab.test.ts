@@ -54,13 +54,13 @@ test('the block pool follows the guest\'s iodepth with aio=threads and stays emp
   assert.ok(full && others.length === 0, `aio=threads: want one worker_pool finding, got ${String(pool(threads).length)}:\n${threads!.explained!.text}`);
   assert.equal(full.severity, 'warning');
   assert.equal(full.subject, 'pool iothread1');
-  assert.match(full.summary, /reached its maximum of 64/);
-  assert.match(full.summary, /disk disk0 uses io='threads'/);
+  assert.match(full.summary, /grew to 64 worker threads, its maximum/);
+  assert.match(full.summary, /Disk disk0 uses io='threads'/);
   assert.match(full.advice, /io='native'/);
   assert.match(threads!.explained!.text, /WARNING \[worker_pool\] Pool iothread1 grew to 64 worker threads/);
   // aio=native: no pool problem.
   assert.deepEqual(pool(native).filter((f) => f.severity !== 'info'), [], native!.explained!.text);
-  assert.doesNotMatch(native!.explained!.text, /worker_pool.*maximum/s);
+  assert.doesNotMatch(native!.explained!.text, /worker_pool/);
 
   // Either way the requests are in flight on the host device, and qemu_disk_io_now shows them.
   for (const run of [threads, native]) {

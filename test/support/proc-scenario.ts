@@ -4,7 +4,7 @@
  * pipeline over it (FsRoots, Problems, LibvirtStatusDir, Inventory, Census, SnapshotReader, History) with a
  * simulated clock: every read takes the `now` the test gives.
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
@@ -98,7 +98,8 @@ export class ProcScenario {
 
   private constructor(readonly dir: string) {
     this.roots = { procfs: join(dir, 'proc'), sysfs: join(dir, 'sys'), rootfs: join(dir, 'rootfs'), libvirtStatusDir: join(dir, 'run/libvirt/qemu') };
-    for (const d of Object.values(this.roots)) mkdirSync(d, { recursive: true });
+    const { procfs, sysfs, rootfs, libvirtStatusDir } = this.roots;
+    for (const d of [procfs, sysfs, rootfs, libvirtStatusDir]) mkdirSync(d, { recursive: true });
     // Not QEMU: init, and a kernel thread (empty cmdline), as on any host.
     this.put('proc/1/comm', 'systemd\n');
     this.put('proc/1/cmdline', '/sbin/init\0');
@@ -163,11 +164,6 @@ export class ProcScenario {
   /** libvirt's `/run/libvirt/qemu/NAME.xml`, written the way libvirt does (a new file renamed over the old). */
   writeStatusFile(name: string, xml: string): void {
     writeStatusFile(this.roots.libvirtStatusDir, `${name}.xml`, xml);
-  }
-
-  /** Thread ids the tree holds for a VM now (for assertions on the tree itself). */
-  tids(pid: number): number[] {
-    return readdirSync(join(this.roots.procfs, String(pid), 'task')).map(Number).sort((a, b) => a - b);
   }
 
   cleanup(): void {
