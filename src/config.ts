@@ -52,7 +52,8 @@ const FLAGS = {
   'explain.pool-busy': { default: '8', help: 'Worker threads (peak over the window) from which a block thread pool is explained.' },
   'explain.wait-ratio': { default: '0.1', help: 'Run-queue wait, as a share of wall time per thread, from which threads or vCPUs are short of CPU.' },
   'explain.switch-rate': { default: '100', help: 'Voluntary context switches per second of a role from which its switching is explained.' },
-  'explain.disk-sleep-ratio': { default: '0.5', help: 'Share of samples with threads in disk sleep from which the host storage is called slow.' },
+  'explain.disk-sleep-ratio': { default: '0.5', help: 'Share of samples with threads in disk sleep from which the host storage is looked at.' },
+  'explain.disk-latency': { default: '20ms', help: 'Average request latency of a host device from which, with threads in disk sleep, it is called slow.' },
   'log.level': { default: 'info', help: 'One of: debug, info, warn, error.' },
   'log.format': { default: 'logfmt', help: 'One of: logfmt, json.' },
 } as const;
@@ -140,7 +141,9 @@ export function parseConfig(argv: readonly string[], version: string): Config {
     waitRatio: number('explain.wait-ratio', 0, 1),
     switchRate: number('explain.switch-rate', 0, 1e9),
     diskSleepRatio: number('explain.disk-sleep-ratio', 0, 1),
+    diskLatencyMs: parseDuration(get('explain.disk-latency')) ?? NaN,
   };
+  if (Number.isNaN(thresholds.diskLatencyMs)) throw bad('explain.disk-latency', 'want a duration, e.g. 20ms');
   const logLevel = get('log.level');
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error')
     throw bad('log.level', 'want debug, info, warn or error');

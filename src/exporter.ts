@@ -98,10 +98,11 @@ export class Exporter {
     this.census.start(this.o.censusIntervalMs);
     await this.inventory.settled();
     this.ready = true;
-    // The history's own reads, only when no scrape brought a snapshot for a whole interval.
-    this.sampler = setInterval(() => {
-      if (Date.now() - this.history.lastAt >= this.o.explain.intervalMs * 0.9) void this.take(Date.now() + this.o.scrapeTimeoutMs).catch((err: unknown) => { this.o.log.error({ err: (err as Error).message }, 'explain sample failed'); });
-    }, this.o.explain.intervalMs);
+    // The history's own reads: one now, so the landing page has something to show, then only when no scrape
+    // brought a snapshot for a whole interval.
+    const sample = () => { void this.take(Date.now() + this.o.scrapeTimeoutMs).catch((err: unknown) => { this.o.log.error({ err: (err as Error).message }, 'explain sample failed'); }); };
+    sample();
+    this.sampler = setInterval(() => { if (Date.now() - this.history.lastAt >= this.o.explain.intervalMs * 0.9) sample(); }, this.o.explain.intervalMs);
   }
 
   /** Findings for every VM (or one domain) from the recent history. */

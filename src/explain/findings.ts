@@ -38,11 +38,13 @@ export interface Thresholds {
   waitRatio: number;
   /** Voluntary context switches per second of a role from which its switching is explained. */
   switchRate: number;
-  /** Share of samples with threads in disk sleep from which the host storage is called slow. */
+  /** Share of samples with threads in disk sleep from which the host storage is looked at. */
   diskSleepRatio: number;
+  /** Average request latency of a host device (ms) from which it is called slow. */
+  diskLatencyMs: number;
 }
 
-export const DEFAULT_THRESHOLDS: Thresholds = { poolBusy: 8, waitRatio: 0.1, switchRate: 100, diskSleepRatio: 0.5 };
+export const DEFAULT_THRESHOLDS: Thresholds = { poolBusy: 8, waitRatio: 0.1, switchRate: 100, diskSleepRatio: 0.5, diskLatencyMs: 20 };
 
 /** `1,234`, `12.3`, `0.42`: enough digits to read, no more. */
 export function fmt(n: number): string {
@@ -112,7 +114,7 @@ export function explainVm(points: Point[], th: Thresholds): Finding[] {
     out.push({
       id: 'short_history', severity: 'info', subject: 'history',
       summary: `Only ${String(points.length)} sample${points.length === 1 ? '' : 's'} of this VM so far: context-switch rates, run-queue wait and disk latency need two samples at least a second apart.`,
-      evidence: [{ what: 'history', value: span.dt, unit: 's' }], advice: 'Ask again in a few seconds.',
+      evidence: [{ what: 'history', value: span.dt, unit: 's' }], advice: 'Ask again after the next sample (taken at every scrape, and at least every --explain.interval).',
     });
   }
   if (!last.vm.debugThreads) out.push(rolesInferred(last.vm));
@@ -173,17 +175,17 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
     }
     if (causes.length === 0) causes.push("No disk it serves sends reads and writes to the pool (io='native' or 'io_uring'): the workers run flushes, discards or ioctls.");
     const growth = atMax
-      ? `${name} grew to ${String(p.peak)} worker threads, its maximum (at it in ${String(samplesAtMax)} of ${String(points.length)} samples): further requests wait inside QEMU for a free worker, latency the guest sees and the host device does not.`
+      ? `${name} grew to ${String(p.peak)} worker threads, its maximum (at it in ${String(samplesAtMax)} of ${String(points.length)} samples): any request beyond ${String(max)} in flight waits inside QEMU for a free worker, latency the guest sees and the host device does not.`
       : `${name} grew to ${String(p.peak)} worker threads (its maximum is ${String(max)}).`;
     if (atMax) {
       advice.push(luns.length > 0
-        ? `A passthrough LUN always needs the pool: if the guest needs more than ${String(max)} requests in flight, raise thread_pool_max (libvirt ≥ 8.5: <iothread thread_pool_max=…>; QEMU ≥ 7.1: thread-pool-max) or lower the guest's queue depth.`
+        ? `A passthrough LUN always needs the pool: if the guest needs more than ${String(max)} requests in flight, raise thread_pool_max (libvirt ≥ 8.5: <iothread thread_pool_max=…>; QEMU ≥ 7.1: thread-pool-max); on an older QEMU, lower the guest's queue depth for the LUN (its queue_depth in sysfs, or the application's iodepth).`
         : `Or raise thread_pool_max (libvirt ≥ 8.5: <iothread thread_pool_max=…>; QEMU ≥ 7.1: thread-pool-max).`);
     }
 
     const evidence: Evidence[] = [
       { what: 'worker threads now', value: p.now, unit: '' },
-      { what: `worker threads at most (last ${fmt(span.dt)} s)`, value: p.peak, unit: '' },
+      { what: 'worker threads, highest seen', value: p.peak, unit: '' },
       { what: 'pool maximum', value: max, unit: '' },
     ];
     for (const d of served) {
@@ -231,11 +233,11 @@ function switching(points: Point[], span: Span, th: Thresholds): Finding[] {
       let against = '';
       if (slowest && (r.role === 'worker' || r.role === 'iothread')) {
         evidence.push({ what: `average request latency on ${slowest.dev}`, value: slowest.latencyMs, unit: 'ms' });
-        against = `, against ${fmt(slowest.latencyMs)} ms per request on ${slowest.dev}`;
+        against = ` — small next to the ${fmt(slowest.latencyMs)} ms a request takes on ${slowest.dev}`;
       }
       out.push({
         id: 'blocking_io', severity: 'info', subject: threadsWord(r.role),
-        summary: `${capital(threadsWord(r.role))}: ${fmt(vol)} voluntary context switches a second (a thread blocks, then is woken when work arrives) against ${fmt(inv)} involuntary; each switch cost ${fmt(perWakeUs)} µs of run-queue wait${against}: the normal cost of blocking I/O, not a problem.`,
+        summary: `${capital(threadsWord(r.role))}: ${fmt(vol)} voluntary context switches a second (a thread blocks, then is woken when work arrives) against ${fmt(inv)} involuntary; each switch cost ${fmt(perWakeUs)} µs of run-queue wait${against}. The switching is the normal cost of blocking I/O, not a problem.`,
         evidence, advice: '',
       });
     }
@@ -282,42 +284,78 @@ function slowestDisk(points: Point[]): { dev: string; disk: string; latencyMs: n
   return best;
 }
 
-/** In disk sleep this long without a voluntary switch is stuck, not slow (the alert waits 5 minutes). */
+/** Requests in flight and none completed for this long is stuck, not slow (the alert waits 5 minutes). */
 const STUCK_AFTER_S = 60;
 
-/** Threads in uninterruptible disk sleep in most samples: the host storage is slow (or stuck). */
+/** A disk whose host device has kept requests in flight and completed none for STUCK_AFTER_S, up to the last point. */
+function stuckDevice(points: Point[]): { dev: string; disk: string; inFlight: number; seconds: number } | undefined {
+  const last = points.at(-1)!;
+  for (const d of last.vm.disks) {
+    if (!d.stat || d.stat.inFlight === 0) continue;
+    const done = d.stat.readsCompleted + d.stat.writesCompleted;
+    let since = last.t;
+    for (let i = points.length - 2; i >= 0; i--) {
+      const s = points[i]!.vm.disks.find((x) => x.spec.name === d.spec.name)?.stat;
+      if (!s || s.inFlight === 0 || s.readsCompleted + s.writesCompleted !== done) break;
+      since = points[i]!.t;
+    }
+    const seconds = (last.t - since) / 1000;
+    if (seconds >= STUCK_AFTER_S) return { dev: d.hostDevice, disk: d.spec.name, inFlight: d.stat.inFlight, seconds };
+  }
+  return undefined;
+}
+
+/**
+ * Threads in uninterruptible disk sleep in most samples: busy storage is normal (a worker in pread, an SG_IO
+ * ioctl), so only a host device slower than the threshold, or one that stopped completing requests, is reported.
+ */
 function diskSleep(points: Point[], span: Span, th: Thresholds): Finding[] {
-  if (points.length < 2) return [];
+  if (points.length < 2 || span.dt < 1) return [];
   const sleeping = (p: Point) => Object.values(p.diskSleep).reduce((s, n) => s + n, 0);
   const withD = points.filter((p) => sleeping(p) > 0).length;
   if (withD / points.length < th.diskSleepRatio) return [];
   const roles = [...new Set(points.flatMap((p) => (Object.entries(p.diskSleep) as [Role, number][]).filter(([, n]) => n > 0).map(([r]) => r)))];
-  const most = Math.max(...points.map(sleeping));
-  // Stuck, not slow: in disk sleep in every sample and not one voluntary switch (no request finished) all along.
-  const stuck = withD === points.length && span.dt >= STUCK_AFTER_S
-    && roles.every((r) => totalsOf(span.last.vm, r).voluntary === totalsOf(span.first.vm, r).voluntary);
-  const slowest = slowestDisk(points);
+  const who = `in ${String(withD)} of ${String(points.length)} samples (${list(roles.map(threadsWord))})`;
   const evidence: Evidence[] = [
-    { what: 'threads in disk sleep, at most', value: most, unit: '' },
+    { what: 'threads in disk sleep, at most', value: Math.max(...points.map(sleeping)), unit: '' },
     { what: 'samples with threads in disk sleep', value: pct(withD / points.length), unit: '%' },
   ];
-  let where: string;
-  if (slowest) {
-    evidence.push(
-      { what: `average request latency on ${slowest.dev}`, value: slowest.latencyMs, unit: 'ms' },
-      { what: `${slowest.dev} busy`, value: pct(slowest.util), unit: '%' },
-      { what: `requests in flight on ${slowest.dev} now`, value: slowest.inFlight, unit: '' },
-    );
-    where = `host device ${slowest.dev} (disk ${slowest.disk}) takes ${fmt(slowest.latencyMs)} ms per request on average, with ${fmt(slowest.inFlight)} in flight and ${fmt(pct(slowest.util))}% busy`;
-  } else {
-    const devs = span.last.vm.disks.filter((d) => d.hostDevice !== '').map((d) => d.hostDevice);
-    where = devs.length > 0 ? `${list(devs)} completed no requests in the window` : 'no host block device backs this VM\'s disks that the exporter can read (network storage, or a source it could not resolve)';
+  const base = { id: 'disk_sleep', subject: list(roles.map(threadsWord)) };
+
+  const stuck = stuckDevice(points);
+  // Without host statistics: in disk sleep in every sample and not one voluntary switch all along.
+  const silent = !stuck && withD === points.length && span.dt >= STUCK_AFTER_S
+    && roles.every((r) => totalsOf(span.last.vm, r).voluntary === totalsOf(span.first.vm, r).voluntary);
+  if (stuck || silent) {
+    if (stuck) evidence.push({ what: `requests in flight on ${stuck.dev}`, value: stuck.inFlight, unit: '' }, { what: `seconds since ${stuck.dev} completed a request`, value: stuck.seconds, unit: 's' });
+    return [{
+      ...base, severity: 'critical', evidence,
+      summary: `Threads were in uninterruptible disk sleep (D) ${who} and the storage is stuck: ${stuck
+        ? `host device ${stuck.dev} (disk ${stuck.disk}) has had ${fmt(stuck.inFlight)} requests in flight and completed none for ${fmt(stuck.seconds)} s`
+        : `they made no voluntary context switch for ${fmt(span.dt)} s, so nothing they waited for completed`}.`,
+      advice: `Look at ${stuck ? `host device ${stuck.dev}` : "this VM's host storage"} now: dmesg for SCSI, multipath or NFS errors, multipath -ll, the array. The guest's requests cannot complete until it answers.`,
+    }];
   }
+  const slowest = slowestDisk(points);
+  if (!slowest) {
+    // Busy or slow cannot be told apart without the host device's statistics.
+    if (span.last.vm.disks.some((d) => d.stat)) return [];
+    return [{
+      ...base, severity: 'info', evidence,
+      summary: `Threads were in uninterruptible disk sleep (D) ${who}, waiting for storage the exporter cannot see (no host block device it can read backs this VM's disks: network storage, or a source it could not resolve), so it cannot tell slow storage from busy.`,
+      advice: "Check the storage's latency where it is visible: the NFS, iSCSI or Ceph client's statistics, or the storage server's.",
+    }];
+  }
+  if (slowest.latencyMs < th.diskLatencyMs) return [];
+  evidence.push(
+    { what: `average request latency on ${slowest.dev}`, value: slowest.latencyMs, unit: 'ms' },
+    { what: `${slowest.dev} busy`, value: pct(slowest.util), unit: '%' },
+    { what: `requests in flight on ${slowest.dev} now`, value: slowest.inFlight, unit: '' },
+  );
   return [{
-    id: 'disk_sleep', severity: stuck ? 'critical' : 'warning', subject: list(roles.map(threadsWord)),
-    summary: `Threads were in uninterruptible disk sleep (D) in ${String(withD)} of ${String(points.length)} samples (${list(roles.map(threadsWord))})${stuck ? ', without a single voluntary switch: stuck' : ''}: they wait for the host's storage, which is slow — ${where}.`,
-    evidence,
-    advice: `Look at the host side: iostat -x ${slowest?.dev ?? '<device>'}, its queue depth, and the storage behind it (multipath, SAN, the array's latency). The guest sees this latency plus QEMU's.`,
+    ...base, severity: 'warning', evidence,
+    summary: `Threads were in uninterruptible disk sleep (D) ${who}, waiting for slow host storage: host device ${slowest.dev} (disk ${slowest.disk}) takes ${fmt(slowest.latencyMs)} ms per request on average (slow from ${fmt(th.diskLatencyMs)} ms), with ${fmt(slowest.inFlight)} in flight and ${fmt(pct(slowest.util))}% busy.`,
+    advice: `Look at the host side: iostat -x ${slowest.dev}, its queue depth, and the storage behind it (multipath, SAN, the array's latency). The guest sees this latency plus QEMU's.`,
   }];
 }
 
@@ -326,7 +364,7 @@ function rolesInferred(vm: VmSnapshot): Finding {
   const other = roleOf(vm, 'other')?.threads ?? 0;
   const how = vm.identity.source === 'libvirt'
     ? "vCPUs from libvirt's vCPU thread IDs, iothreads and their workers from libvirt's cgroups (the first thread in an iothread's group is the iothread, later ones its workers), the main loop from its thread ID (the PID)"
-    : 'only the main loop (its thread ID is the PID) and kernel threads; no libvirt status file names this VM';
+    : 'only the main loop (its thread ID is the PID), kernel threads and vhost threads (named by the kernel); no libvirt status file names this VM';
   return {
     id: 'roles_inferred', severity: 'info', subject: 'thread roles',
     summary: `debug-threads is off, so QEMU's threads all carry the process name and roles were inferred: ${how}. ${String(other)} thread${other === 1 ? ' is' : 's are'} 'other'.`,

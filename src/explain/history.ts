@@ -49,8 +49,10 @@ export class History {
       const next = pointOf(vm, t);
       let points = this.byVm.get(key);
       if (!points) this.byVm.set(key, (points = []));
+      // The newest point stands in for every snapshot until it is an interval past the one before it.
       const before = points.at(-2);
-      if (before !== undefined && t - before.t < this.intervalMs) {
+      const newest = points.at(-1);
+      if (before !== undefined && newest !== undefined && newest.t - before.t < this.intervalMs) {
         const replaced = points.pop()!;
         merge(next.peak, replaced.peak);
         merge(next.diskSleep, replaced.diskSleep);

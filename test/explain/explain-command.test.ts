@@ -28,7 +28,7 @@ test('/api/v1/explain: every VM, or one domain; 404 for a domain that is not her
     const report = all.json<ExplainReport>();
     assert.deepEqual(report.vms.map((v) => v.domain), ['labvm', 'vm1']);
     assert.equal(report.windowSeconds, 300);
-    assert.deepEqual(report.thresholds, { poolBusy: 8, waitRatio: 0.1, switchRate: 100, diskSleepRatio: 0.5 });
+    assert.deepEqual(report.thresholds, { poolBusy: 8, waitRatio: 0.1, switchRate: 100, diskSleepRatio: 0.5, diskLatencyMs: 20 });
     const vm1 = report.vms[1]!;
     assert.equal(vm1.source, 'cmdline');
     assert.equal(vm1.threads.roles.worker?.at(-1), 6);
