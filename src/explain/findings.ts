@@ -59,6 +59,8 @@ export const evidenceValue = (e: Evidence): string => `${fmt(e.value)}${e.unit =
 const list = (xs: string[]): string => (xs.length <= 1 ? (xs[0] ?? '') : `${xs.slice(0, -1).join(', ')} and ${xs.at(-1)!}`);
 const roleOf = (vm: VmSnapshot, role: Role) => vm.roles.find((r) => r.role === role);
 const totalsOf = (vm: VmSnapshot, role: Role): Counters => roleOf(vm, role)?.totals ?? zeroCounters();
+const diskOf = (vm: VmSnapshot, name: string) => vm.disks.find((d) => d.spec.name === name);
+const poolThreads = (vm: VmSnapshot, pool: string): number => vm.pools.find((q) => q.pool === pool)?.threads ?? 0;
 const pct = (share: number): number => Math.round(share * 1000) / 10;
 /** How a sentence names a role's threads. */
 const NOUNS: Record<Role, string> = {
@@ -84,7 +86,7 @@ function diskDelta(points: Point[], b: DiskSnapshot): { latencyMs: number; util:
   let first: Point | undefined;
   let a: DiskSnapshot | undefined;
   for (const p of points) {
-    a = p.vm.disks.find((x) => x.spec.name === b.spec.name);
+    a = diskOf(p.vm, b.spec.name);
     if (a?.stat) {
       first = p;
       break;
@@ -133,15 +135,15 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
   const cgroupKnown = vm.pools.some((p) => p.threads !== undefined);
   let pools: { pool: string | undefined; peak: number; now: number; how: string }[];
   if (cgroupKnown) {
-    const busy = vm.pools.filter((p) => points.some((pt) => (pt.vm.pools.find((q) => q.pool === p.pool)?.threads ?? 0) > 0));
+    const busy = vm.pools.filter((p) => points.some((pt) => poolThreads(pt.vm, p.pool) > 0));
     pools = busy.map((p) => {
-      const sampled = Math.max(...points.map((pt) => pt.vm.pools.find((q) => q.pool === p.pool)?.threads ?? 0));
+      const sampled = Math.max(...points.map((pt) => poolThreads(pt.vm, p.pool)));
       // The census peak is per role: it is this pool's when no other pool had workers.
       return { pool: p.pool, peak: busy.length === 1 ? Math.max(sampled, rolePeak) : sampled, now: p.threads ?? 0, how: "The workers' libvirt cgroup tells whose pool they are in." };
     }).filter((p) => p.peak >= th.poolBusy);
   } else {
     // Disks whose host device had requests in flight or completed some explain the workers best.
-    const active = users.filter((d) => d.stat && (points.some((pt) => (pt.vm.disks.find((x) => x.spec.name === d.spec.name)?.stat?.inFlight ?? 0) > 0)
+    const active = users.filter((d) => d.stat && (points.some((pt) => (diskOf(pt.vm, d.spec.name)?.stat?.inFlight ?? 0) > 0)
       || (diskDelta(points, d)?.iops ?? 0) > 0));
     if (active.length > 0) users = active;
     const candidates = [...new Set(users.map((d) => poolOfDisk(d.spec)))];
@@ -159,9 +161,7 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
     const luns = served.filter((d) => poolUse(d.spec) === 'sgio');
     const threaded = served.filter((d) => poolUse(d.spec) === 'threads');
     const atMax = p.peak >= max;
-    const samplesAtMax = points.filter((pt) => (p.pool !== undefined && cgroupKnown
-      ? (pt.vm.pools.find((q) => q.pool === p.pool)?.threads ?? 0)
-      : (roleOf(pt.vm, 'worker')?.threads ?? 0)) >= max).length;
+    const samplesAtMax = points.filter((pt) => (p.pool !== undefined && cgroupKnown ? poolThreads(pt.vm, p.pool) : (roleOf(pt.vm, 'worker')?.threads ?? 0)) >= max).length;
     const name = p.pool === undefined ? 'The block thread pool' : p.pool === 'main' ? "The main loop's pool" : `Pool ${p.pool}`;
 
     const causes: string[] = [];
@@ -180,7 +180,7 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
     if (atMax) {
       advice.push(luns.length > 0
         ? `A passthrough LUN always needs the pool: if the guest needs more than ${String(max)} requests in flight, raise thread_pool_max (libvirt ≥ 8.5: <iothread thread_pool_max=…>; QEMU ≥ 7.1: thread-pool-max); on an older QEMU, lower the guest's queue depth for the LUN (its queue_depth in sysfs, or the application's iodepth).`
-        : `Or raise thread_pool_max (libvirt ≥ 8.5: <iothread thread_pool_max=…>; QEMU ≥ 7.1: thread-pool-max).`);
+        : `${advice.length > 0 ? 'Or raise' : 'Raise'} thread_pool_max (libvirt ≥ 8.5: <iothread thread_pool_max=…>; QEMU ≥ 7.1: thread-pool-max).`);
     }
 
     const evidence: Evidence[] = [
@@ -189,7 +189,7 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
       { what: 'pool maximum', value: max, unit: '' },
     ];
     for (const d of served) {
-      const inFlight = Math.max(0, ...points.map((pt) => pt.vm.disks.find((x) => x.spec.name === d.spec.name)?.stat?.inFlight ?? 0));
+      const inFlight = Math.max(0, ...points.map((pt) => diskOf(pt.vm, d.spec.name)?.stat?.inFlight ?? 0));
       if (d.stat) evidence.push({ what: `requests in flight on ${d.hostDevice} (disk ${d.spec.name}), at most`, value: inFlight, unit: '' });
     }
     out.push({
@@ -295,7 +295,7 @@ function stuckDevice(points: Point[]): { dev: string; disk: string; inFlight: nu
     const done = d.stat.readsCompleted + d.stat.writesCompleted;
     let since = last.t;
     for (let i = points.length - 2; i >= 0; i--) {
-      const s = points[i]!.vm.disks.find((x) => x.spec.name === d.spec.name)?.stat;
+      const s = diskOf(points[i]!.vm, d.spec.name)?.stat;
       if (!s || s.inFlight === 0 || s.readsCompleted + s.writesCompleted !== done) break;
       since = points[i]!.t;
     }
