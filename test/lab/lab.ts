@@ -113,7 +113,6 @@ async function runMode(cli: Cli, guest: Guest, disk: string, aio: AioMode, opts:
   const consoleTail: string[] = [];
   let current: Phase | undefined;
   const guestSaid = { ready: false, done: false }; // set by onLine (an object: TypeScript would narrow plain lets)
-  const sampler = startSampler(cli, domain, SCRAPE_INTERVAL_MS, () => current?.iodepth);
   const now = () => Date.now() - sampler.t0;
 
   const onLine = (line: string) => {
@@ -149,6 +148,8 @@ async function runMode(cli: Cli, guest: Guest, disk: string, aio: AioMode, opts:
   };
 
   const vm = startGuestVm({ name: domain, guest, disk, aio, runtimeS: opts.runtimeS, iodepths: opts.iodepths, onLine });
+  // Started once QEMU is (startGuestVm throws when it is missing): a sampler nobody stops would keep the test alive.
+  const sampler = startSampler(cli, domain, SCRAPE_INTERVAL_MS, () => current?.iodepth);
   let exited = false;
   void vm.exited.then(() => { exited = true; });
   try {
