@@ -77,6 +77,9 @@ export class LibvirtStatusDir {
     const watcher = watch(dir, {
       depth: 0,
       ignoreInitial: false,
+      // The exporter's HTTP server keeps the process alive; an unref'd watch cannot. chokidar 5 can orphan a watch
+      // when close() races a file being added (paulmillr/chokidar#1482), which kept a test process alive forever.
+      persistent: false,
       // Only <domain>.xml files: libvirt also keeps *.pid files and subdirectories here.
       ignored: (path, stats) => path !== dir && (stats?.isDirectory() === true || !path.endsWith('.xml')),
     });
