@@ -110,11 +110,6 @@ export class Exporter {
     return explainReport(this.history, this.o.explain.thresholds, Date.now(), domain);
   }
 
-  /** Samples the history holds (all VMs). */
-  historySize(): number {
-    return this.history.size();
-  }
-
   async stop(): Promise<void> {
     clearInterval(this.sampler);
     this.census.stop();
