@@ -136,14 +136,15 @@ export function parseConfig(argv: readonly string[], version: string): Config {
     if (get(name).trim() === '' || !Number.isFinite(n) || n < min || n > max) throw bad(name, `want a number from ${String(min)} to ${String(max)}`);
     return n;
   };
+  const diskLatencyMs = parseDuration(get('explain.disk-latency'));
+  if (diskLatencyMs === undefined) throw bad('explain.disk-latency', 'want a duration, e.g. 20ms');
   const thresholds: Thresholds = {
     poolBusy: number('explain.pool-busy', 1, 1e6),
     waitRatio: number('explain.wait-ratio', 0, 1),
     switchRate: number('explain.switch-rate', 0, 1e9),
     diskSleepRatio: number('explain.disk-sleep-ratio', 0, 1),
-    diskLatencyMs: parseDuration(get('explain.disk-latency')) ?? NaN,
+    diskLatencyMs,
   };
-  if (Number.isNaN(thresholds.diskLatencyMs)) throw bad('explain.disk-latency', 'want a duration, e.g. 20ms');
   const logLevel = get('log.level');
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error')
     throw bad('log.level', 'want debug, info, warn or error');

@@ -2,6 +2,7 @@
  * What a VM's recent history means, in words: QEMU's rules that connect a configuration (libvirt XML or
  * command line) to its threads' behaviour. Pure: points in, findings out.
  */
+import { DEFAULT_POOL_MAX } from '../inventory.js';
 import type { DiskSpec } from '../qemu/disk-spec.js';
 import type { Role } from '../qemu/roles.js';
 import type { DiskSnapshot, VmSnapshot } from '../snapshot.js';
@@ -104,12 +105,14 @@ interface Span {
   last: Point;
   /** Seconds from the first point to the last. */
   dt: number;
+  /** The disk whose host device answered slowest (both the switching and the disk-sleep findings compare with it). */
+  slowest: ReturnType<typeof slowestDisk>;
 }
 
 export function explainVm(points: Point[], th: Thresholds): Finding[] {
   const last = points.at(-1);
   if (!last) return [];
-  const span: Span = { first: points[0]!, last, dt: (last.t - points[0]!.t) / 1000 };
+  const span: Span = { first: points[0]!, last, dt: (last.t - points[0]!.t) / 1000, slowest: slowestDisk(points) };
   const out: Finding[] = [...workerPools(points, span, th), ...diskSleep(points, span, th)];
   if (span.dt >= 1) out.push(...switching(points, span, th));
   else {
@@ -155,7 +158,7 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
   }
 
   for (const p of pools) {
-    const maxes = p.pool === undefined ? vm.pools.map((q) => q.max) : [vm.pools.find((q) => q.pool === p.pool)?.max ?? 64];
+    const maxes = p.pool === undefined ? vm.pools.map((q) => q.max) : [vm.pools.find((q) => q.pool === p.pool)?.max ?? DEFAULT_POOL_MAX];
     const max = Math.max(...maxes);
     const served = users.filter((d) => p.pool === undefined || poolOfDisk(d.spec) === p.pool);
     const luns = served.filter((d) => poolUse(d.spec) === 'sgio');
@@ -206,10 +209,9 @@ function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
 
 /** Voluntary vs involuntary switches and run-queue wait: CPU contention, a starved guest, or just blocking I/O. */
 function switching(points: Point[], span: Span, th: Thresholds): Finding[] {
-  const { first, last, dt } = span;
+  const { first, last, dt, slowest } = span;
   const out: Finding[] = [];
   const contended: { role: Role; share: number; inv: number }[] = [];
-  const slowest = slowestDisk(points);
 
   for (const r of last.vm.roles) {
     if (r.role === 'vcpu' || r.role === 'kernel') continue;
@@ -336,7 +338,7 @@ function diskSleep(points: Point[], span: Span, th: Thresholds): Finding[] {
       advice: `Look at ${stuck ? `host device ${stuck.dev}` : "this VM's host storage"} now: dmesg for SCSI, multipath or NFS errors, multipath -ll, the array. The guest's requests cannot complete until it answers.`,
     }];
   }
-  const slowest = slowestDisk(points);
+  const { slowest } = span;
   if (!slowest) {
     // Busy or slow cannot be told apart without the host device's statistics.
     if (span.last.vm.disks.some((d) => d.stat)) return [];
