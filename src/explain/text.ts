@@ -8,10 +8,10 @@ function wrap(text: string, first: string, indent: string): string {
   const lines: string[] = [];
   let line = first;
   for (const word of text.split(' ')) {
-    if (line.length + word.length + 1 > WIDTH && line.trim() !== '' && line !== first) {
+    if (line !== first && line.length + word.length + 1 > WIDTH) {
       lines.push(line);
       line = indent + word;
-    } else line += (line === first || line === indent ? '' : ' ') + word;
+    } else line += (line === first ? '' : ' ') + word;
   }
   lines.push(line);
   return lines.join('\n');
