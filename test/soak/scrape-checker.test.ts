@@ -30,6 +30,19 @@ test('a counter that goes down while its VM lives is a failure; after a restart 
   assert.equal(c.counts.counterChecks, 2);
 });
 
+test('two overlapping scrapes may be answered in either order; a scrape sent after an answer is checked against it', () => {
+  const c = new ScrapeChecker(10_000);
+  c.started('a', 1, 0);
+  const slow = c.sending(100); // read first, its answer arrives last
+  const fast = c.sending(105);
+  c.answered(fast, { status: 200, body: body(vmInfo('a', 1), switches('a', 60)), error: undefined, receivedAt: 120 });
+  c.answered(slow, { status: 200, body: body(vmInfo('a', 1), switches('a', 50)), error: undefined, receivedAt: 125 });
+  assert.equal(c.failureCount, 0, 'neither was sent after the other was answered');
+  scrape(c, 200, body(vmInfo('a', 1), switches('a', 55)));
+  assert.equal(c.failureCount, 1, 'sent after both answers: checked against the last to arrive');
+  assert.match(c.failures[0]!, /went down, 50 → 55|went down, 60 → 55/);
+});
+
 test('a dead VM in a scrape taken after its death is a failure; in a scrape that was already under way it is not', () => {
   const c = new ScrapeChecker(10_000);
   c.started('a', 1, 0);

@@ -47,6 +47,10 @@ export interface CheckCounts {
 const MAX_MESSAGES = 50;
 
 /** One counter series of a scrape and the VM it belongs to (none for the exporter's own). */
+/** Answers kept as baselines, and how many of them a scrape is checked against: more than ever overlap. */
+const MAX_ANSWERS = 64;
+const MAX_OVERLAP = 8;
+
 interface Counter { value: number; domain: string | undefined }
 
 export class ScrapeChecker {
@@ -58,7 +62,8 @@ export class ScrapeChecker {
   private readonly vms = new Map<string, Vm>();
   private readonly deathsSeen = new Set<string>();
   private readonly libvirtSeen = new Set<string>();
-  private previous: { counters: Map<string, Counter>; pids: Map<string, string> } | undefined;
+  /** Recent answers, in the order they arrived: the baselines of later scrapes. */
+  private readonly answers: { receivedAt: number; counters: Map<string, Counter>; pids: Map<string, string> }[] = [];
   private nextId = 0;
 
   constructor(private readonly deadlineMs: number) {}
@@ -143,19 +148,27 @@ export class ScrapeChecker {
     for (const s of samples) {
       if (s.name.endsWith('_total')) counters.set(`${s.name}${JSON.stringify(s.labels)}`, { value: s.value, domain: s.labels['domain'] });
     }
-    this.checkCounters(where, counters, pids);
+    this.checkCounters(where, sentAt, r.receivedAt, counters, pids);
     this.checkLifetimes(where, sentAt, r.receivedAt, pids);
   }
 
-  /** Against the previous scrape answered: a counter of a VM that lived through both (same pid) never goes down. */
-  private checkCounters(where: string, counters: Map<string, Counter>, pids: Map<string, string>): void {
-    const prev = this.previous;
-    this.previous = { counters, pids };
-    if (!prev) return;
+  /**
+   * Against the scrapes answered before this one was sent — surely read earlier (answers that overlap may arrive
+   * in either order on separate connections, so the last few are taken, not just the last): a counter of a VM that
+   * lived through them (same pid) never goes down.
+   */
+  private checkCounters(where: string, sentAt: number, receivedAt: number, counters: Map<string, Counter>, pids: Map<string, string>): void {
+    const earlier = this.answers.filter((a) => a.receivedAt < sentAt).slice(-MAX_OVERLAP);
+    this.answers.push({ receivedAt, counters, pids });
+    if (this.answers.length > MAX_ANSWERS) this.answers.shift();
     for (const [series, now] of counters) {
-      const before = prev.counters.get(series);
+      let before: Counter | undefined;
+      for (const a of earlier) {
+        const c = a.counters.get(series);
+        if (c === undefined || (now.domain !== undefined && (pids.get(now.domain) === undefined || pids.get(now.domain) !== a.pids.get(now.domain)))) continue;
+        if (before === undefined || c.value > before.value) before = c;
+      }
       if (before === undefined) continue;
-      if (now.domain !== undefined && (pids.get(now.domain) === undefined || pids.get(now.domain) !== prev.pids.get(now.domain))) continue;
       this.counts.counterChecks++;
       if (now.value < before.value) this.fail(`${where}: ${series} went down, ${String(before.value)} → ${String(now.value)}`);
     }
