@@ -60,6 +60,28 @@ export function labelVariable(name: string, label: string, selector: string, lab
   return multi ? v.multi(true).includeAll(true).allValue('.*') : v;
 }
 
+/**
+ * The VM picker: the value is the domain (what every query selects on), the text the name its platform's users know
+ * (`web01 · webteam (instance-0000002a)`, `prod/web01`, `100 (web01)`), from the `domain:qemu_vm_info:display`
+ * recording rule; Grafana's search box finds a VM by any of them. Grafana lists a query_result() line as
+ * `name{label="value",…} value time` with the labels sorted, `domain` first.
+ */
+export function vmVariable(selector: string, multi: boolean): QueryVariableBuilder {
+  const query = `query_result(domain:qemu_vm_info:display{${selector}})`;
+  const v = new QueryVariableBuilder('domain')
+    .label('VM')
+    .datasource(DATASOURCE)
+    .query(query)
+    .definition(query)
+    .regex('/domain="(?<value>[^"]*)".*\\bvm="(?<text>[^"]*)"/')
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.NaturalAsc);
+  return multi ? v.multi(true).includeAll(true).allValue('.*') : v;
+}
+
+/** Joins the platform's name of each VM (label `vm`) onto series that carry `domain`, for legends. */
+export const withVmName = (expr: string): string => `${expr}\n* on (job, instance, domain) group_left (vm) domain:qemu_vm_info:display`;
+
 /** The SDK's default placement hides a link in the controls menu; without it, it shows in the top bar. */
 function visible(link: DashboardLinkBuilder): cog.Builder<DashboardLink> {
   return {

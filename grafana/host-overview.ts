@@ -1,6 +1,9 @@
 /** "QEMU / Host overview": every VM on the selected hosts — threads, pools, scheduling, disk sleep, exporter health. */
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { HOST_OVERVIEW_UID, type ClassicDashboard, VM_DETAIL_UID, dashboard, dashboardLink, finish, labelVariable, okTimeline, timeseries, topBars, vmDetailDataLink } from './common.js';
+import {
+  HOST_OVERVIEW_UID, type ClassicDashboard, VM_DETAIL_UID, dashboard, dashboardLink, finish, labelVariable, okTimeline, timeseries, topBars,
+  vmDetailDataLink, vmVariable, withVmName,
+} from './common.js';
 
 /** Hosts (and their VMs) the variables select; every variable may hold several values, hence `=~`. */
 const HOSTS = 'job=~"$job", instance=~"$instance"';
@@ -12,7 +15,7 @@ export function hostOverview(): ClassicDashboard {
     'Every QEMU/KVM VM on the selected hosts, from qemu-thread-exporter: threads by role, block thread pools, CPU waits, disk sleep, and the exporter itself. Needs the recording rules of deploy/prometheus/rules.yml.')
     .withVariable(labelVariable('job', 'Job', 'qemu_exporter_build_info', 'job', true))
     .withVariable(labelVariable('instance', 'Host', 'qemu_exporter_build_info{job=~"$job"}', 'instance', true))
-    .withVariable(labelVariable('domain', 'VM', `qemu_vm_info{${HOSTS}}`, 'domain', true))
+    .withVariable(vmVariable(HOSTS, true))
     .link(dashboardLink('VM detail', VM_DETAIL_UID, 'One VM: its worker pool against its disks, scheduling, disks, I/O'))
 
     .withRow(new RowBuilder('Threads and pools'))
@@ -47,7 +50,7 @@ export function hostOverview(): ClassicDashboard {
       description: `The ${String(TOP)} VMs with the most block thread pool workers (highest count over the last 30 s, qemu_threads_peak). A VM at its pool maximum (64 by default) has more requests in flight than workers. Click a bar for the VM's detail.`,
       unit: 'short',
       thresholds: ['green', [32, 'orange'], [64, 'red']],
-      queries: [{ expr: `topk(${String(TOP)}, max by (job, instance, domain) (qemu_threads_peak{${VMS}, role="worker"}))`, legend: '{{domain}} ({{instance}})' }],
+      queries: [{ expr: withVmName(`topk(${String(TOP)}, max by (job, instance, domain) (qemu_threads_peak{${VMS}, role="worker"}))`), legend: '{{vm}} ({{instance}})' }],
       width: 8, height: 9, min: 0,
     }))
     .withPanel(topBars({
@@ -55,7 +58,7 @@ export function hostOverview(): ClassicDashboard {
       description: `The ${String(TOP)} VMs whose threads are preempted most often (involuntary context switches per second, all roles, over 2 minutes): they compete for host CPUs. Click a bar for the VM's detail.`,
       unit: 'cps',
       thresholds: ['green', [1000, 'orange'], [10000, 'red']],
-      queries: [{ expr: `topk(${String(TOP)}, sum by (job, instance, domain) (domain_role:qemu_thread_context_switches:rate2m{${VMS}, kind="involuntary"}))`, legend: '{{domain}} ({{instance}})' }],
+      queries: [{ expr: withVmName(`topk(${String(TOP)}, sum by (job, instance, domain) (domain_role:qemu_thread_context_switches:rate2m{${VMS}, kind="involuntary"}))`), legend: '{{vm}} ({{instance}})' }],
       width: 8, height: 9, min: 0,
     }))
     .withPanel(topBars({
@@ -63,7 +66,7 @@ export function hostOverview(): ClassicDashboard {
       description: `The ${String(TOP)} VMs whose threads wait longest for a host CPU while runnable (schedstat), all threads together, over 2 minutes: 100% is one thread's worth of waiting. Click a bar for the VM's detail.`,
       unit: 'percentunit',
       thresholds: ['green', [0.1, 'orange'], [0.5, 'red']],
-      queries: [{ expr: `topk(${String(TOP)}, sum by (job, instance, domain) (domain_role:qemu_thread_runqueue_wait_seconds:rate2m{${VMS}}))`, legend: '{{domain}} ({{instance}})' }],
+      queries: [{ expr: withVmName(`topk(${String(TOP)}, sum by (job, instance, domain) (domain_role:qemu_thread_runqueue_wait_seconds:rate2m{${VMS}}))`), legend: '{{vm}} ({{instance}})' }],
       width: 8, height: 9, min: 0,
     }))
 

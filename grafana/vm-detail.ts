@@ -1,6 +1,6 @@
 /** "QEMU / VM detail": one VM — its block thread pool against its disks' in-flight requests, scheduling, disks, I/O. */
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard';
-import { HOST_OVERVIEW_UID, type ClassicDashboard, VM_DETAIL_UID, dashboard, dashboardLink, finish, labelVariable, timeseries } from './common.js';
+import { HOST_OVERVIEW_UID, type ClassicDashboard, VM_DETAIL_UID, dashboard, dashboardLink, finish, labelVariable, timeseries, vmVariable } from './common.js';
 
 /** The one VM the variables select. */
 const HOST = 'job="$job", instance="$instance"';
@@ -15,7 +15,7 @@ export function vmDetail(): ClassicDashboard {
     'One QEMU/KVM VM, from qemu-thread-exporter: its block thread pool next to its disks, context switches, CPU waits, thread states, CPU, disks and process I/O. Needs the recording rules of deploy/prometheus/rules.yml.')
     .withVariable(labelVariable('job', 'Job', 'qemu_exporter_build_info', 'job', false))
     .withVariable(labelVariable('instance', 'Host', 'qemu_exporter_build_info{job="$job"}', 'instance', false))
-    .withVariable(labelVariable('domain', 'VM', `qemu_vm_info{${HOST}}`, 'domain', false))
+    .withVariable(vmVariable(HOST, false))
     .withVariable(labelVariable('disk', 'Disk', `qemu_disk_info{${VM}}`, 'disk', true))
     .link(dashboardLink('Host overview', HOST_OVERVIEW_UID, 'Every VM on the selected host'))
 

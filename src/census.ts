@@ -3,11 +3,15 @@ import type { Inventory, Vm } from './inventory.js';
 import type { Problems } from './problems.js';
 import { parseLibvirtCgroup } from './procfs/cgroup.js';
 import { parseStat } from './procfs/stat.js';
-import { classifyThread, isKernelThread, type ThreadRole } from './qemu/thread-role.js';
+import { classifyThread, isKernelMade, isQemuName, type ThreadRole } from './qemu/thread-role.js';
 import { zeroCounters, type TrackedThread } from './thread-ledger.js';
 
 /** Classifies a thread of `vm` from what is known of it and of the VM. */
 function roleOf(vm: Vm, tid: number, comm: string, kernelThread: boolean, cgroupLeaf: string | undefined, self?: TrackedThread): ThreadRole {
+  const others = (match: (o: TrackedThread) => boolean): boolean => {
+    for (const o of vm.ledger.threads.values()) if (o !== self && match(o)) return true;
+    return false;
+  };
   return classifyThread({
     tid,
     pid: vm.pid,
@@ -16,10 +20,11 @@ function roleOf(vm: Vm, tid: number, comm: string, kernelThread: boolean, cgroup
     kernelThread,
     libvirtVcpu: vm.identity.vcpuTids.get(tid),
     cgroupLeaf,
-    debugThreads: vm.cmdline.debugThreads,
-    hasIothread: (id) => {
-      for (const o of vm.ledger.threads.values()) if (o !== self && o.role === 'iothread' && o.iothread === id) return true;
-      return false;
+    namedThreads: vm.namedThreads(),
+    vm: {
+      hasIothread: (id) => others((o) => o.role === 'iothread' && o.iothread === id),
+      has: (role) => others((o) => o.role === role),
+      iothreads: vm.identity.pools.filter((p) => p.pool !== 'main').map((p) => p.pool),
     },
   });
 }
@@ -76,7 +81,8 @@ export function syncThreads(fs: FsRoots, vm: Vm, problems: Problems): boolean {
       problems.readFailed('procfs', 'thread-stat', `cannot read thread ${tid} of pid ${vm.pid}`, err);
       continue;
     }
-    const kernelThread = isKernelThread(stat.flags);
+    const kernelThread = isKernelMade(stat.flags);
+    if (!kernelThread && isQemuName(stat.comm)) vm.qemuNames = true;
     const cgroupLeaf = readCgroupLeaf(fs, vm, tid, problems);
     const role = roleOf(vm, tid, stat.comm, kernelThread, cgroupLeaf);
     const dir = fs.proc(vm.pid, 'task', tid);

@@ -44,7 +44,7 @@ const FLAGS = {
   'path.sysfs': { default: '/sys', help: 'sysfs mountpoint.' },
   'path.rootfs': { default: '/', help: "Host root filesystem, for resolving disk sources (e.g. /host in a container)." },
   'libvirt.status-dir': { default: '/run/libvirt/qemu', help: "libvirt's QEMU status directory (<domain>.xml)." },
-  'qemu.process-pattern': { default: '^(qemu-kvm|qemu-system-.+)$', help: 'Regex matched against comm and the basename of argv[0].' },
+  'qemu.process-pattern': { default: '^(qemu-kvm|qemu-system-.+|kvm)$', help: "Regex matched against the file a process executes (/proc/PID/exe), its comm and the basename of argv[0]; a match by name alone also needs QEMU's options on the command line." },
   'census.interval': { default: '1s', help: 'How often to list threads, to count spawns, exits and peaks between scrapes.' },
   'census.peak-window': { default: '30s', help: 'qemu_threads_peak is the highest thread count seen over this sliding window.' },
   'explain.window': { default: '5m', help: 'How far back /api/v1/explain, the landing page and `explain` look.' },

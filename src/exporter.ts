@@ -6,6 +6,7 @@ import { History } from './explain/history.js';
 import { explainReport, type ExplainReport } from './explain/report.js';
 import { FsRoots, type Roots } from './fs-roots.js';
 import { Inventory } from './inventory.js';
+import { PodStatusFiles } from './libvirt/pod-status.js';
 import { LibvirtStatusDir } from './libvirt/status-dir.js';
 import { Metrics, type BuildInfo } from './metrics.js';
 import { Problems } from './problems.js';
@@ -65,7 +66,7 @@ export class Exporter {
     const fs = new FsRoots(o.roots);
     const problems = new Problems(o.log);
     this.libvirt = new LibvirtStatusDir(fs, problems);
-    this.inventory = new Inventory(fs, o.processPattern, this.libvirt, problems);
+    this.inventory = new Inventory(fs, o.processPattern, this.libvirt, problems, new PodStatusFiles(fs, problems));
     this.census = new Census(fs, this.inventory, problems, o.peakWindowMs);
     const reader = new SnapshotReader(fs, this.inventory, problems, o.peakWindowMs, () => this.libvirt.healthy());
     this.history = new History(o.explain.windowMs, o.explain.intervalMs);

@@ -1,3 +1,4 @@
+import { VM_LABELS } from './inventory.js';
 import { STATES, type Snapshot, type VmSnapshot } from './snapshot.js';
 import type { Counters } from './thread-ledger.js';
 
@@ -46,7 +47,10 @@ const perDisk = (name: string, help: string, type: Family['type'], value: (s: No
 const FAMILIES: Family[] = [
   {
     name: 'qemu_vm_info', help: 'A QEMU process and the domain it runs; value 1.', type: 'gauge',
-    samples: (vm, d, emit) => { emit(`${d},uuid="${escapeLabel(vm.identity.uuid)}",pid="${String(vm.pid)}",source="${vm.identity.source}"`, 1); },
+    samples: (vm, d, emit) => {
+      const platform = VM_LABELS.map((l) => `,${l}="${escapeLabel(vm.identity.labels[l])}"`).join('');
+      emit(`${d},uuid="${escapeLabel(vm.identity.uuid)}",pid="${String(vm.pid)}",source="${vm.identity.source}"${platform}`, 1);
+    },
   },
   perRole('qemu_threads', 'Threads of the VM by role (0 for a role it has had but has none of now).', 'gauge', (r) => r.threads),
   perRole('qemu_threads_peak', 'Highest thread count per role seen by the census over the last --census.peak-window.', 'gauge', (r) => r.peak),

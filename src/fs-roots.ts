@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readdirSync, readSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readlinkSync, readSync, statSync, type Stats } from 'node:fs';
 import { lstat, open, readlink, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 
@@ -86,6 +86,15 @@ export class FsRoots {
       throw err instanceof FsError ? err : classify(err, path);
     } finally {
       closeSync(fd);
+    }
+  }
+
+  /** A symlink's target, e.g. /proc/PID/exe (procfs: in memory, so read synchronously like readSmall). */
+  readLink(path: string): string {
+    try {
+      return readlinkSync(path);
+    } catch (err) {
+      throw classify(err, path);
     }
   }
 
@@ -177,6 +186,17 @@ export class FsRoots {
       return { isBlockDevice: st.isBlockDevice(), rdev: st.rdev, dev: st.dev };
     } catch (err) {
       throw classify(err, full);
+    }
+  }
+
+  /** Whether a path is a regular file (sysfs attributes are); false when it is missing. */
+  async isFile(path: string): Promise<boolean> {
+    try {
+      return (await stat(path)).isFile();
+    } catch (err) {
+      const e = classify(err, path);
+      if (e.kind === 'gone') return false;
+      throw e;
     }
   }
 

@@ -1,6 +1,8 @@
 import { basename } from 'node:path';
 import { FsError, type FsRoots } from './fs-roots.js';
+import type { PodStatusFiles } from './libvirt/pod-status.js';
 import type { LibvirtStatusDir } from './libvirt/status-dir.js';
+import type { LibvirtDomain } from './libvirt/status-xml.js';
 import type { Problems } from './problems.js';
 import { parseCmdline } from './procfs/cmdline.js';
 import { parseStat } from './procfs/stat.js';
@@ -12,10 +14,32 @@ import { ThreadLedger } from './thread-ledger.js';
 /** QEMU's default block thread pool size (util/thread-pool.c, thread-pool-max). */
 export const DEFAULT_POOL_MAX = 64;
 
+/** Labels of qemu_vm_info that name a VM the way its platform's users know it; '' where the platform does not say. */
+export const VM_LABELS = ['vmid', 'nova_name', 'nova_project', 'nova_flavor', 'kubevirt_namespace', 'kubevirt_name'] as const;
+export type VmLabels = Record<(typeof VM_LABELS)[number], string>;
+
+/**
+ * Proxmox VE's VM id, Nova's instance metadata, KubeVirt's namespace and name: its domains are
+ * `NAMESPACE_NAME`, split at the first `_` (a namespace has none), `default` without one (SplitVMINamespaceKey).
+ */
+function platformLabels(d: LibvirtDomain | undefined, cmdline: QemuCmdline): VmLabels {
+  const cut = d?.kubevirt ? d.name.indexOf('_') : undefined;
+  const vmi = cut === undefined ? ['', ''] : cut < 0 ? ['default', d!.name] : [d!.name.slice(0, cut), d!.name.slice(cut + 1)];
+  return {
+    vmid: cmdline.vmid ?? '',
+    nova_name: d?.nova?.name ?? '',
+    nova_project: d?.nova?.project ?? '',
+    nova_flavor: d?.nova?.flavor ?? '',
+    kubevirt_namespace: vmi[0]!,
+    kubevirt_name: vmi[1]!,
+  };
+}
+
 export interface VmIdentity {
   domain: string;
   uuid: string;
   source: 'libvirt' | 'cmdline';
+  labels: VmLabels;
   /** TID → vCPU index, from libvirt. */
   vcpuTids: ReadonlyMap<number, number>;
   /** Block thread pools: `main` plus one per iothread, with their maximum size. */
@@ -32,13 +56,22 @@ export class Vm {
   identity!: VmIdentity;
   /** Set when the identity changed in a way that can change thread roles (libvirt's status file arrived). */
   rolesStale = false;
+  /** A thread carries a name QEMU gives (QEMU ≥ 11 names threads without debug-threads=on). */
+  qemuNames = false;
 
   constructor(
     readonly pid: number,
     readonly starttime: number,
     readonly processComm: string,
     readonly cmdline: QemuCmdline,
+    /** Runs in a Kubernetes pod (its cgroup says so): its libvirt, if any, is the pod's own (KubeVirt). */
+    readonly inPod: boolean,
   ) {}
+
+  /** QEMU names this VM's threads, so a name tells a role. */
+  namedThreads(): boolean {
+    return this.cmdline.debugThreads || this.qemuNames;
+  }
 }
 
 /** A PID that is not QEMU is re-checked for this long: libvirt forks, then execs QEMU a moment later. */
@@ -73,6 +106,7 @@ export class Inventory {
     private readonly pattern: RegExp,
     private readonly libvirt: LibvirtStatusDir | undefined,
     private readonly problems: Problems,
+    private readonly pods?: PodStatusFiles,
   ) {}
 
   /** Lists /proc: adds new QEMU processes, drops ended ones, refreshes identities. */
@@ -101,12 +135,14 @@ export class Inventory {
     }
     for (const pid of this.vms.keys()) if (!alive.has(pid)) this.vms.delete(pid);
     for (const pid of this.notQemu.keys()) if (!alive.has(pid)) this.notQemu.delete(pid);
+    this.pods?.retain((pid) => this.vms.has(pid));
     const domains = this.libvirt?.domainsByPid();
     const sources = new Set<string>();
     for (const vm of this.vms.values()) {
-      const d = domains?.get(vm.pid);
+      // The host's status directory, else a status file inside the QEMU's own container (KubeVirt).
+      const d = domains?.get(vm.pid) ?? (vm.inPod ? this.pods?.lookup(vm.pid, vm.cmdline.name ?? '', now) : undefined);
       const next: VmIdentity = d
-        ? { domain: d.name, uuid: d.uuid, source: 'libvirt', vcpuTids: d.vcpuTids, pools: pools(d.iothreads, d.mainLoopPoolMax), disks: d.disks }
+        ? { domain: d.name, uuid: d.uuid, source: 'libvirt', labels: platformLabels(d, vm.cmdline), vcpuTids: d.vcpuTids, pools: pools(d.iothreads, d.mainLoopPoolMax), disks: d.disks }
         : this.cmdlineIdentity(vm);
       if (vm.listed && rolesMayDiffer(vm.identity, next)) vm.rolesStale = true;
       vm.identity = next;
@@ -129,6 +165,7 @@ export class Inventory {
 
   /** Waits for disk resolutions in flight (startup readiness and tests). */
   async settled(): Promise<void> {
+    await this.pods?.settled();
     while (this.resolving.size > 0) await Promise.all(this.resolving.values());
   }
 
@@ -138,6 +175,7 @@ export class Inventory {
       domain: c.name ?? `qemu-${vm.pid}`,
       uuid: c.uuid ?? '',
       source: 'cmdline',
+      labels: platformLabels(undefined, c),
       vcpuTids: new Map(),
       pools: pools(c.iothreads, c.mainLoopPoolMax),
       disks: c.disks,
@@ -148,20 +186,46 @@ export class Inventory {
     try {
       const comm = this.fs.readSmall(this.fs.proc(pid, 'comm')).trimEnd();
       const argv = parseCmdline(this.fs.readSmall(this.fs.proc(pid, 'cmdline')));
-      if (!this.pattern.test(comm) && !this.pattern.test(basename(argv[0] ?? ''))) return undefined;
+      const runs = this.executable(pid);
+      const named = this.pattern.test(comm) || this.pattern.test(basename(argv[0] ?? ''));
+      if (!(runs !== undefined && this.pattern.test(runs)) && !named) return undefined;
+      const cmdline = parseQemuCmdline(argv);
+      // By name only (exe unreadable, or a wrapper): the command line must be QEMU's, so that `kvm` is not any program.
+      if (!(runs !== undefined && this.pattern.test(runs)) && !cmdline.qemuOptions) return undefined;
       const stat = parseStat(this.fs.readSmall(this.fs.proc(pid, 'stat')));
       if (stat.state === 'Z' || stat.state === 'X') return undefined;
-      const cmdline = parseQemuCmdline(argv);
       for (const w of cmdline.warnings) this.problems.report('procfs', 'parse', `cmdline:${w}`, `QEMU pid ${pid} command line: ${w}`);
-      return new Vm(pid, stat.starttimeTicks, comm, cmdline);
+      return new Vm(pid, stat.starttimeTicks, comm, cmdline, this.inPod(pid));
     } catch (err) {
       // Kernel threads have an empty cmdline ("gone" here), and processes end while we look: both normal.
       if (err instanceof FsError && err.kind === 'gone') return undefined;
       if (err instanceof FsError) {
-        this.problems.report('procfs', err.kind === 'denied' ? 'denied' : 'read', `probe:${err.code}`, `cannot inspect pid ${pid}: ${err.message}`);
+        this.problems.report('procfs', err.kind, `probe:${err.code}`, `cannot inspect pid ${pid}: ${err.message}`);
       } else {
         this.problems.report('procfs', 'parse', 'probe', `cannot inspect pid ${pid}: ${(err as Error).message}`);
       }
+      return undefined;
+    }
+  }
+
+  /** Whether a process's cgroup (world-readable) is a Kubernetes pod's. */
+  private inPod(pid: number): boolean {
+    try {
+      return this.fs.readSmall(this.fs.proc(pid, 'cgroup')).includes('/kubepods');
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The file name of what a process executes (/proc/PID/exe: `qemu-system-x86_64` for Proxmox VE's `/usr/bin/kvm`
+   * link), or undefined when it cannot be read: another user's process without CAP_SYS_PTRACE.
+   */
+  private executable(pid: number): string | undefined {
+    try {
+      // A binary replaced by an upgrade while it runs reads `… (deleted)`.
+      return basename(this.fs.readLink(this.fs.proc(pid, 'exe'))).replace(/ \(deleted\)$/, '');
+    } catch {
       return undefined;
     }
   }

@@ -47,8 +47,8 @@ export interface VmSnapshot {
   pid: number;
   /** Process start time (ticks after boot): with the PID, names this QEMU process for good. */
   starttime: number;
-  /** `-name …,debug-threads=on`: thread names tell roles (otherwise they are inferred). */
-  debugThreads: boolean;
+  /** QEMU names the threads (`-name …,debug-threads=on`, or QEMU ≥ 11): names tell roles (otherwise they are inferred). */
+  namedThreads: boolean;
   roles: RoleSnapshot[];
   vcpus: { vcpu: number; totals: Counters }[];
   pools: { pool: string; max: number; threads: number | undefined }[];
@@ -165,6 +165,7 @@ export class SnapshotReader {
         exits: ledger.exits.get(role) ?? 0,
       });
     }
+    ledger.exported();
     const vcpus = [...ledger.totalsByVcpu()].map(([vcpu, c]) => ({ vcpu, totals: c })).sort((a, b) => a.vcpu - b.vcpu);
 
     // Worker pool membership is only known from libvirt's cgroups (workers inherit their event loop's group).
@@ -179,7 +180,7 @@ export class SnapshotReader {
       identity: vm.identity,
       pid: vm.pid,
       starttime: vm.starttime,
-      debugThreads: vm.cmdline.debugThreads,
+      namedThreads: vm.namedThreads(),
       roles,
       vcpus,
       pools,

@@ -36,6 +36,8 @@ export interface TrackedThread extends ThreadRole {
   last: Counters;
   /** Counters at the moment this thread took its current role; only what it did since then counts for the role. */
   base: Counters;
+  /** The ledger's export count when this thread's spawn was counted (absent: seen at the first listing, no spawn). */
+  spawnedAt?: number;
 }
 
 /**
@@ -54,6 +56,8 @@ export class ThreadLedger {
   /** Live threads per role, kept as threads come, go and change role (read every census tick and scrape). */
   private readonly counts = new Map<Role, number>();
   private peaks: { at: number; counts: Map<Role, number> }[] = [];
+  /** Snapshots taken so far: a spawn counted since the last one has not been exported yet. */
+  private exports = 0;
 
   private count(role: Role, delta: number): void {
     this.counts.set(role, (this.counts.get(role) ?? 0) + delta);
@@ -63,7 +67,15 @@ export class ThreadLedger {
     this.threads.set(t.tid, t);
     this.rolesSeen.add(t.role);
     this.count(t.role, 1);
-    if (countSpawn) this.spawns.set(t.role, (this.spawns.get(t.role) ?? 0) + 1);
+    if (countSpawn) {
+      this.spawns.set(t.role, (this.spawns.get(t.role) ?? 0) + 1);
+      t.spawnedAt = this.exports;
+    }
+  }
+
+  /** A snapshot has read the spawn counts: from now on they only go up. */
+  exported(): void {
+    this.exports++;
   }
 
   private retire(t: TrackedThread): void {
@@ -86,6 +98,11 @@ export class ThreadLedger {
     t.base = { ...t.last };
     this.count(t.role, -1);
     this.count(next.role, 1);
+    if (t.spawnedAt === this.exports && next.role !== t.role) {
+      // QEMU names a thread just after creating it: a spawn no snapshot has shown yet moves with the thread.
+      this.spawns.set(t.role, this.spawns.get(t.role)! - 1);
+      this.spawns.set(next.role, (this.spawns.get(next.role) ?? 0) + 1);
+    }
     t.role = next.role;
     t.vcpu = next.vcpu;
     t.iothread = next.iothread;

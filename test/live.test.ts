@@ -54,7 +54,8 @@ describe('live: a QEMU-like process on the real /proc', () => {
   before(async () => {
     vm = await startFakeQemu({ name: domain, vcpus: 4, workers: 5 });
     await sleep(300); // let the workers run: their counters are already > 0 when the exporter first sees them
-    live = await startExporter(HOST_ROOTS, ['--census.interval=100ms']);
+    // No explain sample of its own in between (it takes a snapshot, as a scrape does): the scrapes below are the only ones.
+    live = await startExporter(HOST_ROOTS, ['--census.interval=100ms', '--explain.window=2h', '--explain.interval=1h']);
   });
   after(async () => {
     await vm.stop();
@@ -93,8 +94,9 @@ describe('live: a QEMU-like process on the real /proc', () => {
     const drained = await live.scrape();
     assert.equal(threads(drained, domain, 'worker'), 0, 'a drained pool reads 0, it does not vanish');
     assertNoCounterDecreased(counters(grown, domain), counters(drained, domain));
-    assert.ok((value(drained, 'qemu_thread_exits_total', { domain, role: 'worker' }) ?? 0) >= 60);
-    assert.ok((value(drained, 'qemu_thread_spawns_total', { domain, role: 'worker' }) ?? 0) >= 55);
+    // The 5 it started with were there at the first listing (no spawn); 55 more were spawned; all 60 exited.
+    assert.equal(value(drained, 'qemu_thread_exits_total', { domain, role: 'worker' }), 60);
+    assert.equal(value(drained, 'qemu_thread_spawns_total', { domain, role: 'worker' }), 55);
   });
 
   test('a burst shorter than the scrape interval shows in spawns and the peak', async () => {
@@ -107,6 +109,25 @@ describe('live: a QEMU-like process on the real /proc', () => {
     assert.equal((value(text, 'qemu_thread_spawns_total', { domain, role: 'worker' }) ?? 0) - spawns0, 20);
     assert.ok((value(text, 'qemu_threads_peak', { domain, role: 'worker' }) ?? 0) >= 20);
     assertNoCounterDecreased(counters(beforeBurst, domain), counters(text, domain));
+  });
+
+  test('a thread the census saw before QEMU named it counts its spawn under its final role', async () => {
+    const spawns = (text: string, role: string) => value(text, 'qemu_thread_spawns_total', { domain, role }) ?? 0;
+    const exits = (text: string, role: string) => value(text, 'qemu_thread_exits_total', { domain, role }) ?? 0;
+    const before = await live.scrape();
+    // Unnamed for 500 ms (the census, every 100 ms, sees them as the rcu thread does), then `worker`; gone after 1.2 s.
+    await vm.send('lateburst 3 1200 500');
+    await sleep(800);
+    const named = await live.scrape();
+    assert.equal(threads(named, domain, 'worker'), 3);
+    await sleep(1000);
+    const gone = await live.scrape();
+    assert.equal(threads(gone, domain, 'worker'), 0);
+    assert.equal(spawns(gone, 'worker') - spawns(before, 'worker'), 3);
+    assert.equal(exits(gone, 'worker') - exits(before, 'worker'), 3);
+    assert.equal(spawns(gone, 'rcu') - spawns(before, 'rcu'), 0, 'no spawn left behind under the first-seen role');
+    assert.equal(exits(gone, 'rcu') - exits(before, 'rcu'), 0);
+    assertNoCounterDecreased(counters(before, domain), counters(gone, domain));
   });
 
   test("a killed VM's series are gone by the next scrape", async () => {

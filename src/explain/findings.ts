@@ -66,7 +66,7 @@ const pct = (share: number): number => Math.round(share * 1000) / 10;
 /** How a sentence names a role's threads. */
 const NOUNS: Record<Role, string> = {
   vcpu: 'vCPU threads', iothread: 'iothreads', worker: 'worker threads', main: 'main loop', rcu: 'call_rcu thread',
-  monitor: 'monitor iothread', vnc: 'VNC threads', spice: 'SPICE threads', vhost: 'vhost threads',
+  monitor: 'monitor iothread', vnc: 'VNC threads', spice: 'SPICE threads', vhost: 'vhost threads', io_uring: 'io_uring workers',
   migration: 'migration threads', kernel: 'kernel threads', other: "threads of role 'other'",
 };
 const threadsWord = (role: Role): string => NOUNS[role];
@@ -122,7 +122,7 @@ export function explainVm(points: Point[], th: Thresholds): Finding[] {
       evidence: [{ what: 'history', value: span.dt, unit: 's' }], advice: 'Ask again after the next sample (taken at every scrape, and at least every --explain.interval).',
     });
   }
-  if (!last.vm.debugThreads) out.push(rolesInferred(last.vm));
+  if (!last.vm.namedThreads) out.push(rolesInferred(last.vm));
   return out.sort((a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity));
 }
 

@@ -12,7 +12,7 @@ section.vm{border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0}
 .meta{color:#555;margin:.2em 0 .6em}.finding{margin:.8em 0;padding-left:.8em;border-left:4px solid}
 .severity{display:inline-block;color:#fff;border-radius:3px;padding:0 .4em;font-size:.85em;font-weight:600;text-transform:uppercase;margin-right:.4em}
 .summary{margin:.2em 0}ul.evidence{margin:.2em 0;padding-left:1.4em;color:#333}.advice{margin:.2em 0;font-weight:500}
-.none{color:#2e7d32}`;
+.none{color:#2e7d32}.known{font-weight:400;color:#444}`;
 
 /**
  * The landing page: every VM with its findings and a chart of its threads by role over the recent history,
@@ -27,7 +27,7 @@ export function landingPage(r: ExplainReport, o: { version: string; telemetryPat
 <ul class="evidence">${f.evidence.map((e) => `<li>${escapeHtml(e.what)}: <b>${escapeHtml(evidenceValue(e))}</b></li>`).join('')}</ul>
 ${f.advice === '' ? '' : `<p class="advice">→ ${escapeHtml(f.advice)}</p>`}</div>`).join('\n');
     return `<section class="vm" id="vm-${escapeHtml(vm.domain)}">
-<h2>${escapeHtml(vm.domain)}</h2>
+<h2>${escapeHtml(vm.domain)}${vm.knownAs === '' ? '' : ` <span class="known">${escapeHtml(vm.knownAs)}</span>`}</h2>
 <p class="meta">pid ${String(vm.pid)} · named by ${vm.source === 'libvirt' ? "libvirt's status file" : 'its command line'} · ${String(vm.samples)} samples over ${fmt(vm.seconds)} s</p>
 ${threadsChart(vm)}
 ${findings}

@@ -1,3 +1,4 @@
+import type { VmLabels } from '../inventory.js';
 import { ROLES, type Role } from '../qemu/roles.js';
 import { explainVm, type Finding, type Thresholds } from './findings.js';
 import type { History } from './history.js';
@@ -7,6 +8,10 @@ export interface VmReport {
   uuid: string;
   source: 'libvirt' | 'cmdline';
   pid: number;
+  /** qemu_vm_info's platform labels that are set (vmid, nova_name, kubevirt_namespace, …). */
+  labels: Partial<VmLabels>;
+  /** How the platform's users know the VM ('' when nothing but the domain says): `Nova instance web01 (project webteam)`. */
+  knownAs: string;
   /** Samples behind the findings, and the seconds they span. */
   samples: number;
   seconds: number;
@@ -22,6 +27,17 @@ export interface ExplainReport {
   intervalSeconds: number;
   thresholds: Thresholds;
   vms: VmReport[];
+}
+
+/** The VM as its platform's users name it, for a heading next to the domain. */
+function knownAs(l: VmLabels): string {
+  if (l.nova_name !== '') {
+    const more = [l.nova_project && `project ${l.nova_project}`, l.nova_flavor && `flavor ${l.nova_flavor}`].filter(Boolean).join(', ');
+    return `Nova instance ${l.nova_name}${more === '' ? '' : ` (${more})`}`;
+  }
+  if (l.kubevirt_name !== '') return `KubeVirt VMI ${l.kubevirt_namespace}/${l.kubevirt_name}`;
+  if (l.vmid !== '') return `Proxmox VE VM ${l.vmid}`;
+  return '';
 }
 
 /** Explains every VM in the history, or only `domain`'s. */
@@ -40,6 +56,8 @@ export function explainReport(history: History, thresholds: Thresholds, now: num
       uuid: vm.identity.uuid,
       source: vm.identity.source,
       pid: vm.pid,
+      labels: Object.fromEntries(Object.entries(vm.identity.labels).filter(([, v]) => v !== '')),
+      knownAs: knownAs(vm.identity.labels),
       samples: points.length,
       seconds: (points.at(-1)!.t - points[0]!.t) / 1000,
       findings: explainVm(points, thresholds),

@@ -4,7 +4,8 @@ import type { VmReport } from './report.js';
 /** One colour per role, the same on every chart (Tableau 10, then greys). */
 export const ROLE_COLORS: Record<Role, string> = {
   vcpu: '#4e79a7', iothread: '#f28e2b', worker: '#e15759', main: '#76b7b2', rcu: '#59a14f', monitor: '#edc948',
-  vnc: '#b07aa1', spice: '#ff9da7', vhost: '#9c755f', migration: '#bab0ac', kernel: '#7f7f7f', other: '#c7c7c7',
+  vnc: '#b07aa1', spice: '#ff9da7', vhost: '#9c755f', io_uring: '#d37295', migration: '#bab0ac', kernel: '#7f7f7f',
+  other: '#c7c7c7',
 };
 
 const W = 800;

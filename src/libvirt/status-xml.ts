@@ -19,7 +19,25 @@ export interface LibvirtDomain {
   /** `<defaultiothread thread_pool_max>`: the main loop's worker pool limit. */
   mainLoopPoolMax?: number;
   disks: DiskSpec[];
+  /** What the management layer above libvirt wrote into `<metadata>`. */
+  nova?: NovaInstance;
+  /**
+   * KubeVirt's `<metadata><kubevirt xmlns="http://kubevirt.io">` is there: the domain is a VMI, named
+   * `NAMESPACE_NAME` (its `<uid>` is empty since KubeVirt 0.59: the launcher keeps it in memory).
+   */
+  kubevirt: boolean;
 }
+
+/** OpenStack Nova's `<nova:instance>` (nova/virt/libvirt/config.py): the names its users know the instance by. */
+export interface NovaInstance {
+  /** The instance's display name. */
+  name: string;
+  project: string;
+  flavor: string;
+}
+
+const NOVA_NS = 'http://openstack.org/xmlns/libvirt/nova/1.1';
+const KUBEVIRT_NS = 'http://kubevirt.io';
 
 /**
  * An element as fast-xml-parser gives it with every element in an array: attributes under `@_name`, child elements
@@ -89,8 +107,21 @@ export function parseLibvirtStatus(xml: string): LibvirtDomain {
   if (name === '') throw new ParseError('libvirt XML: domain without <name>');
   if (uuid === '') throw new ParseError(`libvirt XML: domain ${name} without <uuid>`);
 
-  const result: LibvirtDomain = { name, uuid, vcpuTids, iothreads: iothreads(domain), disks: disks(child(domain, 'devices')) };
+  const metadata = child(domain, 'metadata');
+  const result: LibvirtDomain = {
+    name, uuid, vcpuTids, iothreads: iothreads(domain), disks: disks(child(domain, 'devices')),
+    kubevirt: namespaced(metadata, KUBEVIRT_NS) !== undefined,
+  };
   if (pid !== undefined) result.pid = pid;
+  const nova = namespaced(metadata, NOVA_NS);
+  if (nova) {
+    const [instance, p] = nova;
+    result.nova = {
+      name: text(child(instance, `${p}name`)),
+      project: text(child(child(instance, `${p}owner`), `${p}project`)),
+      flavor: attr(child(instance, `${p}flavor`), 'name') ?? '',
+    };
+  }
   const mainLoopPoolMax = intAttr(child(domain, 'defaultiothread'), 'thread_pool_max', '<defaultiothread thread_pool_max>');
   if (mainLoopPoolMax !== undefined) result.mainLoopPoolMax = mainLoopPoolMax;
   return result;
@@ -141,6 +172,23 @@ function disks(devices: XmlNode | undefined): DiskSpec[] {
       iothread,
     };
   });
+}
+
+/**
+ * The child element of `<metadata>` in namespace `uri` (each application owns one), with the prefix its own
+ * children use (`nova:`, or '' under a default namespace). The parser keeps prefixes as written, so the
+ * namespace is matched by its declaration, not by a prefix an application could change.
+ */
+function namespaced(metadata: XmlNode | undefined, uri: string): [XmlNode, string] | undefined {
+  for (const tag of Object.keys(metadata ?? {})) {
+    if (tag.startsWith('@_') || tag === '#text') continue;
+    const colon = tag.indexOf(':');
+    const prefix = colon < 0 ? '' : tag.slice(0, colon);
+    for (const el of children(metadata, tag)) {
+      if (attr(el, prefix === '' ? 'xmlns' : `xmlns:${prefix}`) === uri) return [el, prefix === '' ? '' : `${prefix}:`];
+    }
+  }
+  return undefined;
 }
 
 function isNode(v: unknown): v is XmlNode {

@@ -57,3 +57,27 @@ function valueAfter(text: string, at: number, key: string, kb: boolean): number 
 function label(key: string): string {
   return key.slice(1, -1);
 }
+
+const NSPID = '\nNSpid:';
+
+/**
+ * The task's id in each PID namespace it is in, outermost first (`NSpid:` of status, Linux ≥ 4.1): a QEMU in a
+ * pod is `[12345, 87]` — 87 is what the pod's libvirt wrote into its status file. One entry, or none on an
+ * older kernel, means the namespace is ours.
+ */
+export function parseNsPids(text: string): number[] {
+  const at = text.indexOf(NSPID);
+  if (at < 0) return [];
+  const end = text.indexOf('\n', at + NSPID.length);
+  if (end < 0) throw new ParseError('status: NSpid line has no newline (cut short?)');
+  const out: number[] = [];
+  let pos = at + NSPID.length;
+  while (pos < end) {
+    while (pos < end && (text.charCodeAt(pos) === SPACE || text.charCodeAt(pos) === TAB)) pos++;
+    if (pos >= end) break;
+    const start = pos;
+    while (pos < end && text.charCodeAt(pos) !== SPACE && text.charCodeAt(pos) !== TAB) pos++;
+    out.push(parseUint(text, start, pos, 'status: NSpid'));
+  }
+  return out;
+}

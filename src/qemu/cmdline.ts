@@ -15,7 +15,12 @@ export interface IothreadSpec {
 
 export interface QemuCmdline {
   name?: string;
+  /** `-uuid`, else the system UUID of `-smbios type=1,uuid=…` (Proxmox VE sets only that). */
   uuid?: string;
+  /** Proxmox VE's VM id: `-id N`, an option its QEMU build adds. */
+  vmid?: string;
+  /** The command line uses options only QEMU has (`-machine`, `-smp`, `-drive`, …): tells a QEMU run as `kvm` from another program of that name. */
+  qemuOptions: boolean;
   debugThreads: boolean;
   iothreads: IothreadSpec[];
   /** `thread-pool-max` of the main loop's pool, from `-object main-loop`. */
@@ -42,7 +47,10 @@ const FLAGS = new Set([
 ]);
 
 /** Options read here; they always take the next argument, as QEMU does, even one starting with '-'. */
-const READ = new Set(['name', 'uuid', 'object', 'drive', 'blockdev', 'device', 'hda', 'hdb', 'hdc', 'hdd', 'cdrom', 'fda', 'fdb']);
+const READ = new Set(['name', 'uuid', 'id', 'smbios', 'object', 'drive', 'blockdev', 'device', 'hda', 'hdb', 'hdc', 'hdd', 'cdrom', 'fda', 'fdb']);
+
+/** Options of QEMU's that every management layer passes (libvirt, Proxmox VE, KubeVirt, scripts). */
+const QEMU_OPTIONS = new Set(['name', 'uuid', 'machine', 'M', 'accel', 'enable-kvm', 'smp', 'm', 'cpu', 'drive', 'blockdev', 'device', 'object', 'chardev', 'qmp', 'mon', 'nodefaults', 'display', 'nographic', 'vnc', 'kernel']);
 
 /** Legacy shortcuts, as QEMU expands them into `-drive` options. */
 const SHORTCUTS = new Map([
@@ -55,8 +63,9 @@ const SHORTCUTS = new Map([
  * takes the next argument unless it starts with '-' (an option QEMU did not know when this was written).
  * A bare argument is a disk image, as QEMU reads it (`-hda`).
  */
-function splitOptions(argv: readonly string[], warnings: string[]): Opt[] {
+function splitOptions(argv: readonly string[], warnings: string[]): { opts: Opt[]; qemuOptions: boolean } {
   const opts: Opt[] = [];
+  let qemuOptions = false;
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith('-')) {
@@ -64,6 +73,7 @@ function splitOptions(argv: readonly string[], warnings: string[]): Opt[] {
       continue;
     }
     const name = arg.startsWith('--') ? arg.slice(2) : arg.slice(1);
+    if (QEMU_OPTIONS.has(name)) qemuOptions = true;
     if (FLAGS.has(name)) continue;
     const next = argv[i + 1];
     if (READ.has(name)) {
@@ -74,7 +84,7 @@ function splitOptions(argv: readonly string[], warnings: string[]): Opt[] {
       i++;
     }
   }
-  return opts;
+  return { opts, qemuOptions };
 }
 
 /**
@@ -201,7 +211,9 @@ function poolMax(p: Props, what: string, warnings: string[]): number | undefined
 /** Reads argv as split from /proc/PID/cmdline (argv[0] is the binary). Never throws; see the module comment. */
 export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
   const warnings: string[] = [];
-  const result: QemuCmdline = { debugThreads: false, iothreads: [], disks: [], warnings };
+  const { opts, qemuOptions } = splitOptions(argv, warnings);
+  const result: QemuCmdline = { debugThreads: false, qemuOptions, iothreads: [], disks: [], warnings };
+  let smbiosUuid: string | undefined;
   const nameProps: Props = {};
   const drives = new Map<string, Props>(); // legacy -drive by id
   const anonymousDrives = new Set<Props>(); // -drive without id: only useful with if!=none
@@ -209,7 +221,7 @@ export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
   const devices = new Map<string, Props>(); // -device by id, to find a SCSI disk's controller
   const blockOpts: { drive?: Props; device?: Props }[] = []; // candidate disks, in argv order
 
-  for (const opt of splitOptions(argv, warnings)) {
+  for (const opt of opts) {
     switch (opt.name) {
       case 'name':
         Object.assign(nameProps, parseKeyval(opt.value, 'guest'));
@@ -217,6 +229,15 @@ export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
       case 'uuid':
         result.uuid = opt.value;
         break;
+      case 'id':
+        if (/^\d{1,15}$/.test(opt.value)) result.vmid = opt.value;
+        else warnings.push(`-id: ${JSON.stringify(opt.value.slice(0, 40))} is not a VM id`);
+        break;
+      case 'smbios': {
+        const p = parseKeyval(opt.value);
+        if (p.type === '1' && p.uuid !== undefined) smbiosUuid = p.uuid;
+        break;
+      }
       case 'object': {
         const p = readProps(opt, 'qom-type', warnings);
         const type = p && str(p, 'qom-type');
@@ -260,6 +281,7 @@ export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
 
   const guest = str(nameProps, 'guest');
   if (guest !== undefined) result.name = guest;
+  if (result.uuid === undefined && smbiosUuid !== undefined) result.uuid = smbiosUuid;
   result.debugThreads = bool(nameProps, 'debug-threads') ?? false;
 
   const legacyIds = new LegacyDriveIds();

@@ -7,16 +7,26 @@ export interface ThreadFacts {
   comm: string;
   /** comm of the process (its main thread's name, e.g. `qemu-system-x86`). */
   processComm: string;
-  /** From the stat flags: PF_KTHREAD. */
+  /** Made by the kernel, not by QEMU (stat flags PF_KTHREAD or PF_USER_WORKER): see isKernelMade. */
   kernelThread: boolean;
   /** libvirt's vCPU index for this TID (status XML `<vcpu id pid>`), if any. */
   libvirtVcpu: number | undefined;
   /** libvirt cgroup leaf: `vcpuN`, `iothreadN`, `emulator`. */
   cgroupLeaf: string | undefined;
-  /** `-name …,debug-threads=on`: threads carry QEMU's names. */
-  debugThreads: boolean;
-  /** The VM already has a thread holding this iothread's role (so a generically named thread in its cgroup is a worker). */
-  hasIothread: (id: string) => boolean;
+  /** QEMU names its threads: `-name …,debug-threads=on`, or QEMU ≥ 11, which always does (see namesThreads). */
+  namedThreads: boolean;
+  /** What the VM's other threads already are. */
+  vm: ThreadContext;
+}
+
+/** The VM around a thread being classified (its other threads are classified first, oldest first). */
+export interface ThreadContext {
+  /** Another thread holds this iothread's role (so a generically named thread in its cgroup is a worker). */
+  hasIothread(id: string): boolean;
+  /** Another thread holds this role. */
+  has(role: Role): boolean;
+  /** The VM's iothread ids, in command-line order. */
+  iothreads: readonly string[];
 }
 
 export interface ThreadRole {
@@ -29,14 +39,33 @@ export interface ThreadRole {
   pool?: string;
 }
 
+// include/linux/sched.h. Since Linux 6.4 vhost workers, and since 6.13 KVM's NX huge page recovery thread, are
+// vhost_tasks: threads of the QEMU process (CLONE_THREAD) flagged PF_USER_WORKER, not PF_KTHREAD; io_uring's
+// io-wq workers (`iou-wrk-TID`) are PF_IO_WORKER | PF_USER_WORKER. They sit in whatever cgroup the thread that
+// made them was in (kvm-nx-lpage-re in a vCPU's), so the flags must decide before the cgroup does.
+const PF_USER_WORKER = 0x00004000;
 const PF_KTHREAD = 0x00200000;
-export const isKernelThread = (statFlags: number): boolean => (statFlags & PF_KTHREAD) !== 0;
+/** A thread the kernel made inside the VM's task list (stat field 9). */
+export const isKernelMade = (statFlags: number): boolean => (statFlags & (PF_KTHREAD | PF_USER_WORKER)) !== 0;
 
 const VCPU_NAME = /^CPU (\d+)\/[A-Za-z]+$/;
 const CGROUP_VCPU = /^vcpu(\d+)$/;
 const CGROUP_IOTHREAD = /^iothread(\d+)$/;
 
-/** Role by QEMU's thread name (set with debug-threads=on; see qemu_thread_create callers in QEMU 7.2). */
+/**
+ * The longest thread name Linux keeps is 15 bytes (TASK_COMM_LEN 16), and glibc refuses a longer one rather than
+ * cut it: a thread QEMU would name `IO iothread-virtio0` (Proxmox VE's iothread ids) keeps the process's name.
+ */
+const MAX_COMM = 15;
+const unnameable = (id: string): boolean => `IO ${id}`.length > MAX_COMM;
+
+/** Names QEMU gives (qemu_thread_create's callers: QEMU 7.2 to 11): a VM with one of them names its threads. */
+export function isQemuName(comm: string): boolean {
+  const r = byName(comm)?.role;
+  return r === 'vcpu' || r === 'iothread' || r === 'worker' || r === 'rcu' || r === 'monitor';
+}
+
+/** Role by QEMU's thread name (set with debug-threads=on, always on QEMU ≥ 11; see qemu_thread_create callers). */
 function byName(comm: string): ThreadRole | undefined {
   if (comm === 'worker') return { role: 'worker' };
   if (comm === 'call_rcu') return { role: 'rcu' };
@@ -50,17 +79,26 @@ function byName(comm: string): ThreadRole | undefined {
   if (comm === 'live_migration' || comm.startsWith('multifd') || comm.startsWith('mig/') || comm === 'return path')
     return { role: 'migration' };
   if (comm.startsWith('kvm-')) return { role: 'kernel' };
+  if (comm.startsWith('iou-')) return { role: 'io_uring' };
   return undefined;
 }
 
+/** A kernel-made thread: vhost, io_uring or (KVM's, and any other) kernel, whatever its cgroup or TID says. */
+function kernelMade(comm: string): ThreadRole {
+  if (comm.startsWith('vhost-')) return { role: 'vhost' };
+  if (comm.startsWith('iou-')) return { role: 'io_uring' };
+  return { role: 'kernel' };
+}
+
 /**
- * Decides a thread's role. Sources, most trusted first: libvirt's vCPU TIDs; the kernel-thread flag (a KVM
- * kernel thread such as kvm-nx-lpage-re sits in the vcpu0 cgroup); libvirt's cgroup for vCPUs; QEMU's thread
- * name; libvirt's iothread cgroup (which also holds the workers that iothread spawned); main and call_rcu.
+ * Decides a thread's role. Sources, most trusted first: the kernel's flags (a kernel-made thread such as
+ * kvm-nx-lpage-re sits in a vCPU's cgroup, and is never a vCPU, iothread, worker or main loop); libvirt's vCPU
+ * TIDs; libvirt's cgroup for vCPUs; QEMU's thread name; libvirt's iothread cgroup (which also holds the workers
+ * that iothread spawned); main and call_rcu.
  */
 export function classifyThread(f: ThreadFacts): ThreadRole {
+  if (f.kernelThread) return kernelMade(f.comm);
   if (f.libvirtVcpu !== undefined) return { role: 'vcpu', vcpu: f.libvirtVcpu };
-  if (f.kernelThread) return { role: f.comm.startsWith('vhost-') ? 'vhost' : 'kernel' };
   const leaf = f.cgroupLeaf;
   const cgVcpu = leaf === undefined ? null : CGROUP_VCPU.exec(leaf);
   if (cgVcpu) return { role: 'vcpu', vcpu: Number(cgVcpu[1]) };
@@ -78,9 +116,14 @@ export function classifyThread(f: ThreadFacts): ThreadRole {
   if (cgIothread !== undefined) {
     // Without debug-threads every thread carries the process name; the first thread in an iothread's group is
     // the iothread itself (libvirt moves it there), later ones are workers of its pool.
-    return f.hasIothread(cgIothread) ? { role: 'worker', pool: cgIothread } : { role: 'iothread', iothread: cgIothread };
+    return f.vm.hasIothread(cgIothread) ? { role: 'worker', pool: cgIothread } : { role: 'iothread', iothread: cgIothread };
   }
-  // QEMU's call_rcu thread may start before debug-threads takes effect and keep the process name (a race).
-  if (f.debugThreads && f.comm === f.processComm) return { role: 'rcu' };
+  if (f.namedThreads && f.comm === f.processComm) {
+    // QEMU named every thread it made but these: call_rcu, started before naming is on (QEMU < 11, the oldest
+    // thread after main), then the iothreads whose names are too long, in the order they were created.
+    if (!f.vm.has('rcu')) return { role: 'rcu' };
+    const iothread = f.vm.iothreads.find((id) => unnameable(id) && !f.vm.hasIothread(id));
+    if (iothread !== undefined) return { role: 'iothread', iothread };
+  }
   return { role: 'other' };
 }

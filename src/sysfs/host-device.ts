@@ -27,9 +27,11 @@ export async function resolveHostDevice(fs: FsRoots, source: string): Promise<Ho
   const hostPath = await fs.resolveHostPath(source);
   const st = await fs.statHost(hostPath);
   if (!st.isBlockDevice && hostPath.startsWith('/dev/')) {
-    // A device path that is not a device node here (a fixture tree, or /dev copied without nodes): go by name.
+    // A device path that is not a device node here (a fixture tree, or /dev copied without nodes): go by name, if
+    // sysfs has that block device. Anything else under /dev is a file like any other (/dev/shm is a tmpfs).
     const name = basename(hostPath);
-    return { name, sysDir: fs.sys('class/block', name) };
+    const sysDir = fs.sys('class/block', name);
+    if (await fs.isFile(`${sysDir}/stat`)) return { name, sysDir };
   }
   const mm = majorMinor(st.isBlockDevice ? st.rdev : st.dev);
   if (mm.startsWith('0:')) return undefined;

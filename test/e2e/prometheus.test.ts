@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { startCli, type Cli } from '../support/cli.js';
 import { startFakeQemu, type FakeQemu } from '../support/fake-qemu.js';
 import {
-  DASHBOARD_FILES, RULES_FILE, dataPanels, loadDashboard, loadRules, parseLabelValues, substitute, type DashboardJson,
+  DASHBOARD_FILES, RULES_FILE, dataPanels, loadDashboard, loadRules, parseLabelValues, queryResultOptions, substitute, type DashboardJson,
 } from '../support/monitoring-files.js';
 import { startPrometheus, type Prometheus, type Series } from '../support/prometheus.js';
 import { createRawImage, IMAGE_DIR, startRealQemu, type RealQemu } from '../support/real-qemu.js';
@@ -38,6 +38,7 @@ before(async () => {
     name: fakeDomain,
     workers: 6,
     extraArgs: [
+      '-id', '100', // as Proxmox VE's QEMU is given its VM id: the VM pickers show "100 (NAME)"
       '-device', 'virtio-scsi-pci,id=scsi0,iothread=iothread1',
       '-drive', `file=${fakeImage},if=none,id=drive0,format=raw,cache=none,aio=threads`,
       '-device', 'scsi-hd,bus=scsi0.0,drive=drive0,id=disk0',
@@ -115,18 +116,27 @@ test('Prometheus scrapes the exporter, loads every rule of rules.yml, and evalua
 });
 
 /**
- * Resolves the dashboard's template variables the way Grafana does, through their label_values() queries, and
- * checks that each offers the wanted value; `null` means All (`.*`), `undefined` the first value offered.
+ * Resolves the dashboard's template variables the way Grafana does, through their label_values() or query_result()
+ * queries, and checks that each offers the wanted value; `null` means All (`.*`), `undefined` the first value offered.
+ * `texts` gets what the picker shows for each value.
  */
-async function resolveVariables(d: DashboardJson, wanted: Record<string, string | null | undefined>): Promise<Record<string, string>> {
+async function resolveVariables(d: DashboardJson, wanted: Record<string, string | null | undefined>, texts: Record<string, Map<string, string>> = {}): Promise<Record<string, string>> {
   const values: Record<string, string> = { ...INTERVALS };
   for (const v of d.templating.list) {
     if (v.type === 'datasource') {
       values[v.name] = 'prometheus';
       continue;
     }
-    const { selector, label } = parseLabelValues(v.query!);
-    const offered = await prom().api<string[]>(`label/${label}/values`, { 'match[]': substitute(selector, values) });
+    let offered: string[];
+    const queryResult = /^query_result\((.+)\)$/s.exec(v.query!);
+    if (queryResult) {
+      const options = queryResultOptions(v, await prom().query(substitute(queryResult[1]!, values)));
+      offered = options.map((o) => o.value);
+      texts[v.name] = new Map(options.map((o) => [o.value, o.text]));
+    } else {
+      const { selector, label } = parseLabelValues(v.query!);
+      offered = await prom().api<string[]>(`label/${label}/values`, { 'match[]': substitute(selector, values) });
+    }
     const want = wanted[v.name];
     if (want === null) {
       assert.ok(v.includeAll, `${d.uid}: $${v.name} has no All`);
@@ -166,7 +176,11 @@ test('every panel query of both dashboards evaluates and returns data', async ()
   const [hostOverview, vmDetail] = DASHBOARD_FILES.map(loadDashboard);
   assert.ok(hostOverview && vmDetail);
 
-  const hostValues = await resolveVariables(hostOverview, { job: JOB, instance: target, domain: null });
+  const texts: Record<string, Map<string, string>> = {};
+  const hostValues = await resolveVariables(hostOverview, { job: JOB, instance: target, domain: null }, texts);
+  // The VM picker shows the platform's name of a VM, and selects it by its domain.
+  assert.equal(texts.domain?.get(fakeDomain), `100 (${fakeDomain})`);
+  assert.equal(texts.domain?.get(realDomain), realDomain);
   const vmValues = await Promise.all([fakeDomain, realDomain].map((domain) =>
     resolveVariables(vmDetail, { job: JOB, instance: target, domain, disk: undefined })));
   assert.equal(vmValues[0]?.disk, 'disk0');

@@ -61,7 +61,7 @@ function reportThreads(named = true): ScenarioThread[] {
     ...[0, 1, 2, 3].map((i) => thread(4246 + i, n(`CPU ${String(i)}/KVM`), 502, `vcpu${String(i)}`)),
     thread(4250, n('SPICE Worker'), 503, 'emulator'),
     thread(4251, 'vhost-4242', 503, 'emulator'),
-    thread(5100, 'kvm-nx-lpage-re', 502, 'vcpu0', { state: 'I', kthread: true }),
+    thread(5100, 'kvm-nx-lpage-re', 502, 'vcpu0', { state: 'I', kernel: 'vhost_task' }),
   ];
 }
 
@@ -315,7 +315,7 @@ test("io='threads' is the cause (libvirt 9 capture, bare QEMU): each request hol
     pid: 18551, comm: 'qemu-system-x86', argv: LABVM_ARGV, threads: [
       thread(18551, 'qemu-system-x86', 7000), thread(18555, 'qemu-system-x86', 7000), thread(18556, 'IO iothread1', 7001),
       thread(18557, 'IO mon_iothread', 7001), thread(18558, 'CPU 0/KVM', 7002), thread(18559, 'CPU 1/KVM', 7002),
-      thread(18562, 'kvm-nx-lpage-re', 7002, undefined, { state: 'I', kthread: true }),
+      thread(18562, 'kvm-nx-lpage-re', 7002, undefined, { state: 'I', kernel: 'vhost_task' }),
     ],
   };
   await withWorld(vm, { files: ['var/lib/libvirt/images/labvm-sdc.raw'] }, async (w) => {
@@ -580,7 +580,7 @@ test('roles_inferred: without debug-threads (libvirt 9 capture, as in host1\'s l
         thread(18551, 'qemu-system-x86', 7000, 'emulator'), thread(18555, 'qemu-system-x86', 7000, 'emulator'),
         thread(18556, n('IO iothread1'), 7001, 'iothread1'), thread(18557, n('IO mon_iothread'), 7001, 'emulator'),
         thread(18558, n('CPU 0/KVM'), 7002, 'vcpu0'), thread(18559, n('CPU 1/KVM'), 7002, 'vcpu1'),
-        thread(18561, n('worker'), 7100, 'emulator'), thread(18562, 'kvm-nx-lpage-re', 7002, 'vcpu0', { state: 'I', kthread: true }),
+        thread(18561, n('worker'), 7100, 'emulator'), thread(18562, 'kvm-nx-lpage-re', 7002, 'vcpu0', { state: 'I', kernel: 'vhost_task' }),
         thread(18576, n('worker'), 7200, 'iothread1'),
       ],
     };

@@ -66,8 +66,9 @@ test('hostile domain names are escaped in /metrics, and the body stays valid UTF
   const samples = parseExposition(body);
   const info = (pid: number) => samples.find((s) => s.name === 'qemu_vm_info' && s.labels['pid'] === String(pid))?.labels;
   // The invalid byte reads as U+FFFD, as everywhere else the exporter decodes /proc text.
-  assert.deepEqual(info(fromArgv.pid), { domain: 'q"b\\s\nnl\uFFFDx}={,y', uuid: '', pid: String(fromArgv.pid), source: 'cmdline' });
-  assert.deepEqual(info(fromLibvirt.pid), { domain: libvirtName, uuid: '5a1b0e7e-1ab0-4a11-b0c5-00000000e5c0', pid: String(fromLibvirt.pid), source: 'libvirt' });
+  const none = { vmid: '', nova_name: '', nova_project: '', nova_flavor: '', kubevirt_namespace: '', kubevirt_name: '' };
+  assert.deepEqual(info(fromArgv.pid), { domain: 'q"b\\s\nnl\uFFFDx}={,y', uuid: '', pid: String(fromArgv.pid), source: 'cmdline', ...none });
+  assert.deepEqual(info(fromLibvirt.pid), { domain: libvirtName, uuid: '5a1b0e7e-1ab0-4a11-b0c5-00000000e5c0', pid: String(fromLibvirt.pid), source: 'libvirt', ...none });
   assert.ok(samples.some((s) => s.name === 'qemu_threads' && s.labels['domain'] === libvirtName && s.labels['role'] === 'vcpu'));
   assert.equal(promtoolComplaint(body), '');
 });

@@ -34,6 +34,7 @@ void describe('parseLibvirtStatus on real files', () => {
       vcpuTids: new Map([[18558, 0], [18559, 1]]),
       iothreads: [{ id: 'iothread1' }],
       disks: [LABVM_SDC],
+      kubevirt: false,
     });
   });
 
@@ -45,6 +46,7 @@ void describe('parseLibvirtStatus on real files', () => {
       vcpuTids: new Map([[18872, 0], [18873, 1]]),
       iothreads: [{ id: 'iothread1' }],
       disks: [LABVM_SDC],
+      kubevirt: false,
     });
   });
 
@@ -131,6 +133,7 @@ void describe('parseLibvirtStatus details', () => {
       vcpuTids: new Map([[43, 0], [44, 1]]),
       iothreads: [],
       disks: [{ name: 'vdb', bus: 'virtio', deviceType: 'disk', source: '/dev/vg/lv', cache: 'directsync', io: 'io_uring', iothread: '' }],
+      kubevirt: false,
     });
   });
 
@@ -178,6 +181,28 @@ void describe('parseLibvirtStatus details', () => {
 
   void it('reads a domain without devices', () => {
     const d = parseLibvirtStatus('<domain><name>bare</name><uuid>u</uuid></domain>');
-    assert.deepEqual(d, { name: 'bare', uuid: 'u', vcpuTids: new Map(), iothreads: [], disks: [] });
+    assert.deepEqual(d, { name: 'bare', uuid: 'u', vcpuTids: new Map(), iothreads: [], disks: [], kubevirt: false });
+  });
+});
+
+void describe('parseLibvirtStatus: what the layer above libvirt wrote into <metadata>', () => {
+  const withMetadata = (metadata: string) => parseLibvirtStatus(`<domstatus state='running' pid='42'><domain type='kvm'>
+    <name>instance-0000002a</name><uuid>u</uuid>${metadata}</domain></domstatus>`);
+
+  void it("Nova's instance: display name, project and flavor (nova/virt/libvirt/config.py, as Nova 32 writes it)", () => {
+    const xml = readFileSync(new URL('../fixtures/samples/platforms/nova-metadata.xml', import.meta.url), 'utf8');
+    assert.deepEqual(withMetadata(xml).nova, { name: 'web01', project: 'webteam', flavor: 'm1.small' });
+  });
+
+  void it('the namespace is matched by its declaration, not by the prefix', () => {
+    const d = withMetadata(`<metadata><os:instance xmlns:os="http://openstack.org/xmlns/libvirt/nova/1.1"><os:name>db</os:name>
+      <os:flavor name="m1.large"/><os:owner><os:project uuid="p">ops</os:project></os:owner></os:instance></metadata>`);
+    assert.deepEqual(d.nova, { name: 'db', project: 'ops', flavor: 'm1.large' });
+    assert.equal(withMetadata(`<metadata><nova:instance xmlns:nova="http://example.com/not-nova"><nova:name>x</nova:name></nova:instance></metadata>`).nova, undefined);
+  });
+
+  void it("KubeVirt's element marks a VMI (its uid has been empty since KubeVirt 0.59)", () => {
+    assert.equal(withMetadata(`<metadata><kubevirt xmlns="http://kubevirt.io"><uid></uid></kubevirt></metadata>`).kubevirt, true);
+    assert.equal(withMetadata('').kubevirt, false);
   });
 });

@@ -27,6 +27,7 @@ void describe('parseQemuCmdline on real command lines', () => {
       name: 'labvm',
       uuid: '5a1b0e7e-1ab0-4a11-b0c5-000000000001',
       debugThreads: true,
+      qemuOptions: true,
       iothreads: [{ id: 'iothread1' }],
       disks: [disk({
         name: 'scsi0-0-0-2', bus: 'scsi', source: '/var/lib/libvirt/images/labvm-sdc.raw',
@@ -41,6 +42,7 @@ void describe('parseQemuCmdline on real command lines', () => {
       name: 'vm1',
       uuid: 'e7b9aea0-564d-424b-bc87-9bb5375657f7',
       debugThreads: true,
+      qemuOptions: true,
       iothreads: [{ id: 'iothread1' }],
       disks: [
         disk({ name: 'virtio-disk0', bus: 'virtio', source: '/var/lib/libvirt/images/vm1.qcow2' }),
@@ -128,7 +130,7 @@ void describe('parseQemuCmdline: option splitting', () => {
   });
 
   void it('returns an empty model for an empty argv or a bare binary', () => {
-    const empty = { debugThreads: false, iothreads: [], disks: [], warnings: [] };
+    const empty = { debugThreads: false, qemuOptions: false, iothreads: [], disks: [], warnings: [] };
     assert.deepEqual(parseQemuCmdline([]), empty);
     assert.deepEqual(parseQemuCmdline(['qemu-kvm']), empty);
   });
@@ -363,5 +365,34 @@ void describe('parseKeyval', () => {
 
   void it('keeps "=" inside values', () => {
     assert.deepEqual(parseKeyval('file=/a=b,x=='), { file: '/a=b', x: '=' });
+  });
+});
+
+void describe('parseQemuCmdline: platforms', () => {
+  void it("Proxmox VE's command line (qemu-server): -id, the name before debug-threads, the UUID from -smbios", () => {
+    const argv = readFileSync(`${SAMPLES}/platforms/proxmox-cmdline.txt`, 'utf8').trim().split('\n');
+    const r = parseQemuCmdline(argv);
+    assert.equal(r.name, 'web01');
+    assert.equal(r.vmid, '100');
+    assert.equal(r.uuid, '7b10d7af-b932-4c66-b2c3-3996152ec465');
+    assert.equal(r.debugThreads, true);
+    assert.equal(r.qemuOptions, true);
+    assert.deepEqual(r.iothreads, [{ id: 'iothread-virtio0' }]);
+    assert.deepEqual(r.disks, [disk({ name: 'virtio0', bus: 'virtio', source: '/dev/pve/vm-100-disk-0', cache: 'none', io: 'io_uring', iothread: 'iothread-virtio0' })]);
+    assert.deepEqual(r.warnings, []);
+  });
+
+  void it('-uuid wins over -smbios; a non-numeric -id is refused', () => {
+    const r = parse('-uuid', 'a', '-smbios', 'type=1,uuid=b', '-id', 'x');
+    assert.equal(r.uuid, 'a');
+    assert.equal(r.vmid, undefined);
+    assert.equal(r.warnings.length, 1);
+    assert.equal(parse('-smbios', 'type=0,uuid=b').uuid, undefined, 'only the system (type 1) table carries the UUID');
+  });
+
+  void it("tells QEMU's command line from another program's", () => {
+    assert.equal(parseQemuCmdline(['kvm', '-machine', 'pc']).qemuOptions, true);
+    assert.equal(parseQemuCmdline(['kvm', '--list-guests', '-v']).qemuOptions, false);
+    assert.equal(parseQemuCmdline(['kvm']).qemuOptions, false);
   });
 });

@@ -14,6 +14,8 @@
  * stdin commands, each answered by one stdout line once done:
  *   workers N     pool grows/shrinks to exactly N    -> "ok N"
  *   burst N MS    N extra workers that exit after MS -> "ok N" once all have started
+ *   lateburst N MS NAME_MS  as burst, but each starts unnamed (the process name) and names itself
+ *                 "worker" after NAME_MS with prctl(PR_SET_NAME), as QEMU's threads do -> "ok N"
  *   spin MS       pool worker 0 burns CPU for MS     -> "ok" when done
  *   tids          "TID=NAME" per thread, tab-separated (pool included, bursts not)
  *   quit          -> "bye", exit
@@ -41,6 +43,7 @@ struct thr {
   pid_t tid;
   char name[NAME_LEN];
   long ms;                 /* burst: lifetime; worker: pending spin request */
+  long name_ms;            /* lateburst: unnamed for this long */
   int stop;                /* guarded by mu */
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -134,6 +137,23 @@ static void *burster(void *arg) {
   return NULL;
 }
 
+static void sleep_ms(long ms) {
+  struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+  while (nanosleep(&ts, &ts) && errno == EINTR) {}
+}
+
+/* Starts with the process's name (no pthread_setname_np before it runs), renames itself later. */
+static void *late_burster(void *arg) {
+  struct thr *t = arg;
+  t->tid = gettid();
+  sem_post(&started);
+  sleep_ms(t->name_ms);
+  prctl(PR_SET_NAME, "worker");
+  sleep_ms(t->ms > t->name_ms ? t->ms - t->name_ms : 0);
+  free(t);
+  return NULL;
+}
+
 static struct thr *spawn(const char *name, void *(*fn)(void *), long ms) {
   struct thr *t = calloc(1, sizeof *t);
   if (!t) die("calloc");
@@ -182,8 +202,19 @@ static void print_tids(void) {
 }
 
 static void command(char *line) {
-  long a = 0, b = 0;
-  if (sscanf(line, "workers %ld", &a) == 1 && a >= 0 && a + nfixed < MAX_THREADS) {
+  long a = 0, b = 0, c = 0;
+  if (sscanf(line, "lateburst %ld %ld %ld", &a, &b, &c) == 3 && a >= 0 && b > 0 && c >= 0) {
+    for (long i = 0; i < a; i++) {
+      struct thr *t = calloc(1, sizeof *t);
+      if (!t) die("calloc");
+      t->ms = b;
+      t->name_ms = c;
+      int err = pthread_create(&t->th, &attr, late_burster, t);
+      if (err) { errno = err; die("pthread_create"); }
+    }
+    await_started((int)a);
+    printf("ok %ld\n", a);
+  } else if (sscanf(line, "workers %ld", &a) == 1 && a >= 0 && a + nfixed < MAX_THREADS) {
     set_workers((int)a);
     printf("ok %d\n", npool);
   } else if (sscanf(line, "burst %ld %ld", &a, &b) == 2 && a >= 0 && b > 0) {

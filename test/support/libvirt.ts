@@ -100,6 +100,10 @@ export interface DomainOptions {
   paused?: boolean;
   /** Default `kvm`, falling back to `qemu` (TCG) when the KVM domain fails to start. */
   type?: 'kvm' | 'qemu';
+  /** KVM or fail: no fallback to TCG (a test of what only KVM makes, such as its kernel threads). */
+  kvmOnly?: boolean;
+  /** A `<metadata>…</metadata>` element for the definition, as a management layer (Nova) writes it. */
+  metadata?: string;
 }
 
 export interface Domain {
@@ -114,11 +118,12 @@ export interface Domain {
   readonly statusPath: string;
 }
 
-export function domainXml(type: 'kvm' | 'qemu', name: string, uuid: string, diskPath: string): string {
+export function domainXml(type: 'kvm' | 'qemu', name: string, uuid: string, diskPath: string, metadata = ''): string {
   const esc = (s: string) => s.replace(/[<>&'"]/g, (c) => `&#${String(c.charCodeAt(0))};`);
   return `<domain type='${type}'>
   <name>${esc(name)}</name>
   <uuid>${uuid}</uuid>
+  ${metadata}
   <memory unit='MiB'>64</memory>
   <vcpu placement='static'>2</vcpu>
   <iothreads>1</iothreads>
@@ -159,13 +164,13 @@ export async function defineAndStart(opts: DomainOptions): Promise<Domain> {
   await createRawImage(diskPath);
   const start = ['start', opts.name, ...(opts.paused ? ['--paused'] : [])];
   let type = opts.type ?? 'kvm';
-  await defineFromXml(domainXml(type, opts.name, uuid, diskPath));
+  await defineFromXml(domainXml(type, opts.name, uuid, diskPath, opts.metadata));
   try {
     await virsh(...start);
   } catch (err) {
-    if (type === 'qemu') throw err;
+    if (type === 'qemu' || opts.kvmOnly) throw err;
     type = 'qemu';
-    await defineFromXml(domainXml(type, opts.name, uuid, diskPath));
+    await defineFromXml(domainXml(type, opts.name, uuid, diskPath, opts.metadata));
     await virsh(...start);
   }
   const pid = Number((await readFile(`${STATUS_DIR}/${opts.name}.pid`, 'utf8')).trim());

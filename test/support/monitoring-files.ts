@@ -47,8 +47,26 @@ export interface Variable {
   name: string;
   type: string;
   query?: string;
+  /** `/…/`: Grafana keeps what matches, with named groups `value` and `text`. */
+  regex?: string;
   multi?: boolean;
   includeAll?: boolean;
+}
+
+/** A variable's options as Grafana makes them from `query_result(expr)` lines and the variable's regex. */
+export function queryResultOptions(v: Variable, series: { metric: Record<string, string>; value?: [number, string] }[]): { value: string; text: string }[] {
+  const m = /^\/(.*)\/([a-z]*)$/s.exec(v.regex ?? '');
+  if (!m) throw new Error(`${v.name}: regex ${String(v.regex)} is not /…/`);
+  const re = new RegExp(m[1]!, m[2]);
+  const out: { value: string; text: string }[] = [];
+  for (const { metric, value } of series) {
+    // Grafana's metricFindQuery: name, then {label="value",…} in the order the API gave them (sorted), value, time in ms.
+    const { __name__: name = '', ...labels } = metric;
+    const line = `${name}{${Object.entries(labels).map(([k, val]) => `${k}="${val}"`).join(',')}} ${value?.[1] ?? ''} ${String((value?.[0] ?? 0) * 1000)}`;
+    const g = re.exec(line)?.groups;
+    if (g?.value !== undefined) out.push({ value: g.value, text: g.text ?? g.value });
+  }
+  return out;
 }
 
 export interface DashboardJson {

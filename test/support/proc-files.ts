@@ -5,8 +5,13 @@
 
 /** PF_RANDOMIZE | PF_FORKNOEXEC: a user thread. */
 export const PF_USER = 0x400040;
-/** PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC: a kernel thread (kvm-nx-lpage-re). */
+/** PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC: a kernel thread (kvm-nx-lpage-re before Linux 6.13). */
 export const PF_KTHREAD_FLAGS = 0x208040;
+/**
+ * A vhost_task inside the QEMU process (PF_USER_WORKER | PF_NOFREEZE | …, no PF_KTHREAD): kvm-nx-lpage-re's
+ * flags as captured on this machine's Linux 6.18 (`16678 kvm-nx-lpage-re flags=0x84040c0`, ../shared/DESIGN.md §6).
+ */
+export const PF_VHOST_TASK_FLAGS = 0x84040c0;
 
 /** What the files of one task say about it; counters are cumulative, in the kernel's units. */
 export interface TaskCounters {
@@ -22,19 +27,24 @@ export interface TaskCounters {
   waitNs: number;
   /** Start time, clock ticks after boot. */
   start: number;
-  kthread?: boolean;
+  /** Made by the kernel: `kthread` (PF_KTHREAD) or `vhost_task` (PF_USER_WORKER, Linux ≥ 6.4 vhost, ≥ 6.13 KVM). */
+  kernel?: 'kthread' | 'vhost_task';
 }
 
 /** /proc/PID/stat or /proc/PID/task/TID/stat (52 fields). */
-export function statLine(pid: number, t: Pick<TaskCounters, 'comm' | 'state' | 'utime' | 'stime' | 'start' | 'kthread'>, threads: number, rss: number): string {
-  const flags = t.kthread ? PF_KTHREAD_FLAGS : PF_USER;
+export function statLine(pid: number, t: Pick<TaskCounters, 'comm' | 'state' | 'utime' | 'stime' | 'start' | 'kernel'>, threads: number, rss: number): string {
+  const flags = t.kernel === 'kthread' ? PF_KTHREAD_FLAGS : t.kernel === 'vhost_task' ? PF_VHOST_TASK_FLAGS : PF_USER;
   return `${pid} (${t.comm}) ${t.state} 1 ${pid} ${pid} 0 -1 ${flags} 5120 0 12 0 ${t.utime} ${t.stime} 0 0 20 0 ${threads} 0 ${t.start} 1351081984 ${rss} 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 -1 1 0 0 0 0 0 0 0 0 0 0 0 0\n`;
 }
 
-/** /proc/PID/task/TID/status; VmRSS and friends only for the main thread (`rssKb`). */
-export function statusText(pid: number, tid: number, t: Pick<TaskCounters, 'comm' | 'state' | 'vol' | 'invol' | 'kthread'>, rssKb: number | undefined, threads = 9): string {
+/**
+ * /proc/PID/task/TID/status; VmRSS and friends only for the main thread (`rssKb`). `ns` gives the process's and the
+ * task's ids inside a PID namespace (a pod): the NStgid/NSpid lines then list the host's id and that one.
+ */
+export function statusText(pid: number, tid: number, t: Pick<TaskCounters, 'comm' | 'state' | 'vol' | 'invol' | 'kernel'>, rssKb: number | undefined, threads = 9, ns?: { pid: number; tid: number }): string {
   const vm = rssKb === undefined ? '' : `VmPeak:\t 1319416 kB\nVmSize:\t 1319416 kB\nVmRSS:\t  ${rssKb} kB\n`;
-  return `Name:\t${t.comm}\nUmask:\t0022\nState:\t${t.state} (x)\nTgid:\t${pid}\nNgid:\t0\nPid:\t${tid}\nPPid:\t1\nTracerPid:\t0\nUid:\t64055\t64055\t64055\t64055\nGid:\t64055\t64055\t64055\t64055\nKthread:\t${t.kthread ? 1 : 0}\n${vm}Threads:\t${threads}\nCpus_allowed_list:\t0-1\nvoluntary_ctxt_switches:\t${t.vol}\nnonvoluntary_ctxt_switches:\t${t.invol}\n`;
+  const ids = ns ? `NStgid:\t${pid}\t${ns.pid}\nNSpid:\t${tid}\t${ns.tid}\n` : `NStgid:\t${pid}\nNSpid:\t${tid}\n`;
+  return `Name:\t${t.comm}\nUmask:\t0022\nState:\t${t.state} (x)\nTgid:\t${pid}\nNgid:\t0\nPid:\t${tid}\nPPid:\t1\nTracerPid:\t0\nUid:\t64055\t64055\t64055\t64055\nGid:\t64055\t64055\t64055\t64055\n${ids}Kthread:\t${t.kernel === 'kthread' ? 1 : 0}\n${vm}Threads:\t${threads}\nCpus_allowed_list:\t0-1\nvoluntary_ctxt_switches:\t${t.vol}\nnonvoluntary_ctxt_switches:\t${t.invol}\n`;
 }
 
 /** /proc/PID/task/TID/schedstat: time on the CPU (from utime), run-queue wait, timeslices. */

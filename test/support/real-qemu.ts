@@ -104,29 +104,57 @@ export async function startRealQemu(opts: RealQemuOptions): Promise<RealQemu> {
     '-drive', `file=${diskPath.replaceAll(',', ',,')},if=none,id=drive0,format=raw,cache=none,aio=threads`,
     '-device', 'scsi-hd,bus=scsi0.0,drive=drive0,id=scsi0-0-0-0',
   ];
-  const child = spawn(requireTool('setpriv'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let launched: Launched;
+  try {
+    launched = await launchQemu([requireTool('setpriv'), ...args], [/^CPU 1\/(KVM|TCG)$/, /^IO iothread1$/], opts.name);
+  } catch (err) {
+    await rm(qmpSocket, { force: true });
+    if (opts.diskPath === undefined) await rm(diskPath, { force: true });
+    throw err;
+  }
+  const stop = async () => {
+    await launched.kill();
+    await rm(qmpSocket, { force: true });
+    if (opts.diskPath === undefined) await rm(diskPath, { force: true });
+  };
+  const accel = [...launched.names.values()].some((name) => name === 'CPU 0/KVM') ? 'KVM' : 'TCG';
+  return { pid: launched.pid, name: opts.name, uuid, diskPath, accel, qmpSocket, stop };
+}
+
+export interface Launched {
+  /** QEMU's pid (the spawned process, or one it started: see launchQemu). */
+  readonly pid: number;
+  /** Thread names once every `waitFor` pattern matched. */
+  readonly names: Map<number, string>;
+  /** SIGKILL the spawned process and wait for its exit. Safe to call twice. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Spawns `argv` (a QEMU, or a wrapper that starts one: then `qemuPid` finds it) and resolves once QEMU has threads
+ * matching every `waitFor` pattern; on failure the error carries QEMU's stderr.
+ */
+export async function launchQemu(argv: string[], waitFor: RegExp[], what: string, qemuPid: (spawned: number) => Promise<number> = (p) => Promise.resolve(p)): Promise<Launched> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
   const exited = new Promise<string>((resolve) => {
     child.on('exit', (code, signal) => { resolve(String(code ?? signal)); });
     child.on('error', (err) => { resolve(err.message); });
   });
-  const stop = async () => {
+  const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
       await exited;
     }
-    await rm(qmpSocket, { force: true });
-    if (opts.diskPath === undefined) await rm(diskPath, { force: true });
   };
-
   try {
     const died = exited.then((how) => { throw new Error(`exited (${how})`); });
-    const names = await Promise.race([waitForThreads(child.pid!, [/^CPU 1\/(KVM|TCG)$/, /^IO iothread1$/]), died]);
-    const accel = [...names.values()].some((name) => name === 'CPU 0/KVM') ? 'KVM' : 'TCG';
-    return { pid: child.pid!, name: opts.name, uuid, diskPath, accel, qmpSocket, stop };
+    const pid = await Promise.race([qemuPid(child.pid!), died]);
+    const names = await Promise.race([waitForThreads(pid, waitFor), died]);
+    return { pid, names, kill };
   } catch (err) {
-    await stop();
-    throw new Error(`qemu ${opts.name} did not start: ${stderr.trim()}`, { cause: err });
+    await kill();
+    throw new Error(`qemu ${what} did not start: ${stderr.trim()}`, { cause: err });
   }
 }

@@ -15,7 +15,11 @@ before(() => {
   // A root filesystem as udev lays it out, with plain files standing in for device nodes.
   root = mkdtempSync(join(tmpdir(), 'qte-hostdev-'));
   const put = (p: string, text = '') => { mkdirSync(join(root, p, '..'), { recursive: true }); writeFileSync(join(root, p), text); };
-  for (const dev of ['sdc', 'sdc1', 'dm-0']) put(`rootfs/dev/${dev}`);
+  // sysfs has each device (partitions under their disk, as the kernel lays them out; class/block links to all).
+  for (const dev of ['sdc', 'sdc1', 'dm-0']) {
+    put(`rootfs/dev/${dev}`);
+    put(`sys/class/block/${dev}/stat`, '       0        0        0        0        0        0        0        0        0        0        0\n');
+  }
   mkdirSync(join(root, 'rootfs/dev/disk/by-id'), { recursive: true });
   mkdirSync(join(root, 'rootfs/dev/mapper'), { recursive: true });
   symlinkSync('../../sdc', join(root, 'rootfs/dev/disk/by-id/wwn-0x60a010a0a976d6001962194c40c86ee6'));
@@ -32,6 +36,17 @@ test('by-id links, partitions and device-mapper names resolve to the kernel devi
   assert.equal((await resolveHostDevice(fs, '/dev/mapper/vg0-vm1'))?.name, 'dm-0');
   assert.equal((await resolveHostDevice(fs, '/dev/vg0-vm1-abs'))?.name, 'dm-0');
   assert.equal((await resolveHostDevice(fs, '/dev/sdc'))?.sysDir, join(root, 'sys/class/block/sdc'));
+});
+
+test('a disk image on tmpfs under /dev has no host device (real /dev/shm)', async () => {
+  const real = new FsRoots({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: '/run/libvirt/qemu' });
+  const image = `/dev/shm/qte-hostdev-${String(process.pid)}.img`;
+  writeFileSync(image, '');
+  try {
+    assert.equal(await resolveHostDevice(real, image), undefined);
+  } finally {
+    rmSync(image, { force: true });
+  }
 });
 
 test('a missing source is an FsError of kind gone', async () => {
