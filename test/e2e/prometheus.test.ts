@@ -179,8 +179,8 @@ test('every panel query of both dashboards evaluates and returns data', async ()
   const texts: Record<string, Map<string, string>> = {};
   const hostValues = await resolveVariables(hostOverview, { job: JOB, instance: target, domain: null }, texts);
   // The VM picker shows the platform's name of a VM, and selects it by its domain.
-  assert.equal(texts.domain?.get(fakeDomain), `100 (${fakeDomain})`);
-  assert.equal(texts.domain?.get(realDomain), realDomain);
+  assert.equal(texts.domain!.get(fakeDomain), `100 (${fakeDomain})`);
+  assert.equal(texts.domain!.get(realDomain), realDomain);
   const vmValues = await Promise.all([fakeDomain, realDomain].map((domain) =>
     resolveVariables(vmDetail, { job: JOB, instance: target, domain, disk: undefined })));
   assert.equal(vmValues[0]?.disk, 'disk0');
