@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startExporter, samples, value, HOST_ROOTS } from './support/exporter.js';
 import { startFakeQemu, type FakeQemu } from './support/fake-qemu.js';
+import { assertBetween, blockReadsCompleted } from './support/proc-read.js';
 import { blockDeviceOf, createRawImage, IMAGE_DIR } from './support/real-qemu.js';
 
 type Live = Awaited<ReturnType<typeof startExporter>>;
@@ -152,16 +153,18 @@ describe('live: series budget of a typical VM', () => {
     const vm = await startFakeQemu({ name: domain, vcpus: 4, workers: 72, extraArgs: disks });
     const live = await startExporter(HOST_ROOTS);
     try {
+      const dev = await blockDeviceOf(`${IMAGE_DIR}/budget-a.raw`);
+      assert.ok(dev, 'the test images must live on a block-device-backed filesystem');
+      const reads0 = blockReadsCompleted(dev);
       const text = await live.scrape();
+      const reads1 = blockReadsCompleted(dev);
       const total = [...samples(text).keys()].filter((s) => s.includes(`domain="${domain}"`)).length;
       const threadCount = [...samples(text)].filter(([s]) => s.startsWith('qemu_threads{') && s.includes(`domain="${domain}"`)).reduce((a, [, v]) => a + v, 0);
       assert.ok(threadCount >= 78, `only ${threadCount} threads`);
       assert.ok(total <= 200, `a typical VM costs ${total} series`);
-      // Both disks map to the block device holding their image.
-      const dev = await blockDeviceOf(`${IMAGE_DIR}/budget-a.raw`);
-      assert.ok(dev, 'the test images must live on a block-device-backed filesystem');
+      // Both disks map to the block device holding their image, and show its statistics.
       assert.equal(value(text, 'qemu_disk_info', { domain, disk: 'virtio-disk-a', host_device: dev, cache: 'none', io: 'native', iothread: 'iothread1' }), 1);
-      assert.ok((value(text, 'qemu_disk_reads_completed_total', { domain, disk: 'virtio-disk-b' }) ?? -1) >= 0);
+      assertBetween(reads0, value(text, 'qemu_disk_reads_completed_total', { domain, disk: 'virtio-disk-b' }), reads1, `reads completed by ${dev}`);
       console.log(`typical VM: ${threadCount} threads, ${total} series`);
     } finally {
       await vm.stop();

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { startCli, type Cli } from '../support/cli.js';
+import { startCli } from '../support/cli.js';
 import { value } from '../support/exporter.js';
 import { defineAndStart, destroy, stopLibvirt, type Domain } from '../support/libvirt.js';
+import { assertBetween, processIo, statusVcpuTids, taskCpuSeconds, taskStatus } from '../support/proc-read.js';
 import { blockDeviceOf } from '../support/real-qemu.js';
 import { requireTool } from '../support/require-tool.js';
 
@@ -29,12 +30,6 @@ function identity(pid: number): { uid: number; capEff: bigint } {
   return { uid: Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]), capEff: BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(status)?.[1] ?? ''}`) };
 }
 
-/** Scrapes until the libvirt watcher has had its say (the first read of the status directory is before `ready`). */
-async function scrapeTwice(cli: Cli): Promise<string> {
-  await cli.scrape();
-  return cli.scrape();
-}
-
 let dom: Domain;
 const name = `e2e-leastpriv-${String(process.pid)}`;
 
@@ -52,14 +47,24 @@ test('as nobody with exactly CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: libvirt ide
   t.after(() => cli.terminate());
   assert.deepEqual(identity(cli.pid), { uid: NOBODY, capEff: (1n << BigInt(CAP_SYS_PTRACE)) | (1n << BigInt(CAP_DAC_READ_SEARCH)) });
 
-  const text = await scrapeTwice(cli);
+  await cli.scrape(); // the first read of the status directory is before `ready`: let the watcher have its say
+  const tids = statusVcpuTids(dom.statusPath);
+  const direct = () => ({
+    read: processIo(dom.pid, 'read_bytes'), written: processIo(dom.pid, 'write_bytes'),
+    user: [0, 1].map((v) => taskCpuSeconds(dom.pid, tids.get(v)!).user),
+  });
+  const before = direct();
+  const text = await cli.scrape();
+  const after = direct();
   assert.equal(value(text, 'qemu_vm_info', { domain: name, uuid: dom.uuid, pid: String(dom.pid), source: 'libvirt' }), 1);
-  assert.ok(value(text, 'qemu_process_read_bytes_total', { domain: name }) !== undefined, 'process I/O is read');
-  assert.ok(value(text, 'qemu_process_written_bytes_total', { domain: name }) !== undefined);
+  assertBetween(before.read, value(text, 'qemu_process_read_bytes_total', { domain: name }), after.read, 'process read bytes');
+  assertBetween(before.written, value(text, 'qemu_process_written_bytes_total', { domain: name }), after.written, 'process written bytes');
   assert.equal(value(text, 'qemu_threads', { domain: name, role: 'vcpu' }), 2);
-  for (const vcpu of ['0', '1']) assert.ok(value(text, 'qemu_vcpu_cpu_seconds_total', { domain: name, vcpu, mode: 'user' }) !== undefined);
+  for (const vcpu of [0, 1]) assertBetween(before.user[vcpu]!, value(text, 'qemu_vcpu_cpu_seconds_total', { domain: name, vcpu: String(vcpu), mode: 'user' }), after.user[vcpu]!, `vCPU ${String(vcpu)} user CPU`);
   assert.equal(value(text, 'qemu_threads', { domain: name, role: 'iothread' }), 1);
-  assert.equal(value(text, 'qemu_disk_info', { domain: name, disk: 'sdc', host_device: (await blockDeviceOf(dom.diskPath)) ?? '' }), 1);
+  const dev = await blockDeviceOf(dom.diskPath);
+  assert.ok(dev, 'the test image must live on a block-device-backed filesystem');
+  assert.equal(value(text, 'qemu_disk_info', { domain: name, disk: 'sdc', host_device: dev }), 1);
   for (const source of ['procfs', 'process_io', 'cgroup', 'libvirt', 'disk_resolve']) {
     assert.equal(value(text, 'qemu_exporter_source_success', { source }), 1, `${source} read without problems`);
   }
@@ -72,11 +77,16 @@ test('as nobody without capabilities: everything else is served, and what is mis
   t.after(() => cli.terminate());
   assert.deepEqual(identity(cli.pid), { uid: NOBODY, capEff: 0n });
 
-  const text = await scrapeTwice(cli);
+  await cli.scrape();
+  const tids = [...statusVcpuTids(dom.statusPath).values()];
+  const vcpuSwitches = () => tids.reduce((sum, tid) => sum + taskStatus(dom.pid, tid, 'voluntary_ctxt_switches'), 0);
+  const before = vcpuSwitches();
+  const text = await cli.scrape();
+  const after = vcpuSwitches();
   // Named from its command line (libvirt passes -name guest=NAME,debug-threads=on), so its vCPUs are still told apart.
   assert.equal(value(text, 'qemu_vm_info', { domain: name, pid: String(dom.pid), source: 'cmdline' }), 1);
   assert.equal(value(text, 'qemu_threads', { domain: name, role: 'vcpu' }), 2);
-  assert.ok(value(text, 'qemu_thread_context_switches_total', { domain: name, role: 'vcpu', kind: 'voluntary' }) !== undefined);
+  assertBetween(before, value(text, 'qemu_thread_context_switches_total', { domain: name, role: 'vcpu', kind: 'voluntary' }), after, 'vCPU voluntary switches');
   assert.equal(value(text, 'qemu_process_read_bytes_total', { domain: name }), undefined, 'no process I/O without the capabilities');
 
   assert.ok((value(text, 'qemu_exporter_errors_total', { source: 'process_io', reason: 'denied' }) ?? 0) >= 1);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startCli, type Cli } from '../support/cli.js';
 import { value } from '../support/exporter.js';
-import { blockDeviceOf, startRealQemu, type RealQemu } from '../support/real-qemu.js';
+import { assertBetween, taskStatus } from '../support/proc-read.js';
+import { blockDeviceOf, startRealQemu, threadNames, type RealQemu } from '../support/real-qemu.js';
 
 let qemu: RealQemu;
 let cli: Cli;
@@ -19,7 +20,10 @@ after(async () => {
 });
 
 test('a real QEMU: vcpu 2, iothread 1, main 1, and its disk mapped to the host device', async () => {
+  const vcpu1 = [...(await threadNames(qemu.pid))].find(([, name]) => /^CPU 1\//.test(name))![0];
+  const switches0 = taskStatus(qemu.pid, vcpu1, 'voluntary_ctxt_switches');
   const text = await cli.scrape();
+  const switches1 = taskStatus(qemu.pid, vcpu1, 'voluntary_ctxt_switches');
   assert.equal(value(text, 'qemu_vm_info', { domain, uuid: qemu.uuid, pid: String(qemu.pid), source: 'cmdline' }), 1);
   assert.equal(value(text, 'qemu_threads', { domain, role: 'vcpu' }), 2);
   assert.equal(value(text, 'qemu_threads', { domain, role: 'iothread' }), 1);
@@ -29,7 +33,7 @@ test('a real QEMU: vcpu 2, iothread 1, main 1, and its disk mapped to the host d
   assert.ok(dev);
   assert.equal(value(text, 'qemu_disk_info', { domain, disk: 'scsi0-0-0-0', bus: 'scsi', device_type: 'disk', source: qemu.diskPath, host_device: dev, cache: 'none', io: 'threads', iothread: 'iothread1' }), 1);
   assert.ok((value(text, 'qemu_process_resident_memory_bytes', { domain }) ?? 0) > 1e6);
-  assert.ok((value(text, 'qemu_vcpu_context_switches_total', { domain, vcpu: '1', kind: 'voluntary' }) ?? -1) >= 0);
+  assertBetween(switches0, value(text, 'qemu_vcpu_context_switches_total', { domain, vcpu: '1', kind: 'voluntary' }), switches1, 'vCPU 1 voluntary switches');
   assert.equal(value(text, 'qemu_exporter_source_success', { source: 'procfs' }), 1);
 
   // What one scrape costs, for the record (never asserted: a test does not fail on time).
