@@ -139,8 +139,9 @@ describe('HTTP limits', () => {
   after(async () => { await cli.terminate(); });
 
   test('requests beyond --web.max-requests get 503', async () => {
-    // 20 connections first, then 20 requests written in one go: they reach the server in one turn of its event
-    // loop, before the first scrape (which yields between VMs) can answer. fetch() would connect one by one.
+    // 20 connections first, then 20 requests written while the exporter is stopped (SIGSTOP): when it goes on, it
+    // finds all 20 readable in one turn of its event loop and takes them in before the first scrape (which yields
+    // between VMs) can answer. Without the stop, a fast scrape can answer each before the next arrives.
     const { hostname, port } = new URL(cli.url);
     const sockets = await Promise.all(Array.from({ length: 20 }, () => new Promise<Socket>((resolve, reject) => {
       const s = connect(Number(port), hostname, () => { resolve(s); }).on('error', reject);
@@ -149,7 +150,14 @@ describe('HTTP limits', () => {
       let got = '';
       s.setEncoding('utf8').on('data', (d: string) => { got += d; }).on('close', () => { resolve(got); });
     }));
-    for (const s of sockets) s.write(`GET /metrics HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`);
+    process.kill(cli.pid, 'SIGSTOP');
+    try {
+      await Promise.all(sockets.map((s) => new Promise<void>((resolve) => {
+        s.write(`GET /metrics HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`, () => { resolve(); });
+      })));
+    } finally {
+      process.kill(cli.pid, 'SIGCONT');
+    }
     const statuses = (await Promise.all(answers)).map((a) => Number(/^HTTP\/1\.1 (\d{3})/.exec(a)?.[1]));
     assert.ok(statuses.includes(503), String(statuses));
     assert.ok(statuses.includes(200), String(statuses));
