@@ -1,19 +1,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Census } from './census.js';
-import type { Config, ExplainConfig } from './config.js';
+import { Census } from './model/census.js';
+import type { Config, ExplainConfig } from './cli/flags.js';
 import { History } from './explain/history.js';
 import { explainReport, type ExplainReport } from './explain/report.js';
-import { FsRoots, type Roots } from './fs-roots.js';
-import { Inventory } from './inventory.js';
-import { PodStatusFiles } from './libvirt/pod-status.js';
-import { LibvirtStatusDir } from './libvirt/status-dir.js';
-import { Metrics, type BuildInfo } from './metrics.js';
-import { Problems } from './problems.js';
-import { buildServer } from './server.js';
-import { singleFlight } from './single-flight.js';
-import { SnapshotReader, type Snapshot } from './snapshot.js';
-import type { WebConfig } from './web-config.js';
+import { FsRoots, type Roots } from './host/host-fs.js';
+import { Inventory } from './model/inventory.js';
+import { PodStatusFiles } from './host/libvirt/pod-status.js';
+import { LibvirtStatusDir } from './host/libvirt/status-dir.js';
+import { Metrics, type BuildInfo } from './exposition/exposition.js';
+import { Problems } from './host/problems.js';
+import { buildServer } from './web/server.js';
+import { singleFlight } from './util/single-flight.js';
+import { SnapshotReader, type Snapshot } from './model/snapshot-reader.js';
+import type { WebConfig } from './web/web-config.js';
 
 export interface ExporterOptions {
   roots: Roots;

@@ -3,11 +3,11 @@
 // to ~120 MB at 4,000 threads, where it stays; with these ~90 MB, for the same CPU (README, Performance).
 // npm start and the container image pass the same flags.
 import { readFileSync } from 'node:fs';
-import { ConfigExit, parseConfig, type Config } from './config.js';
-import { runExplain } from './explain/cli.js';
+import { ConfigExit, parseConfig, type Config } from './cli/flags.js';
+import { runExplain } from './cli/explain-command.js';
 import { Exporter, exporterOptions } from './exporter.js';
-import { createLogger } from './log.js';
-import { loadWebConfig, type WebConfig } from './web-config.js';
+import { createLogger } from './util/log.js';
+import { loadWebConfig, type WebConfig } from './web/web-config.js';
 
 const SHUTDOWN_MS = 4500;
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { ConfigExit, parseConfig, parseDuration } from '../src/config.js';
+import { ConfigExit, parseConfig, parseDuration } from '../src/cli/flags.js';
 
 const exitOf = (argv: string[]): ConfigExit => {
   try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { toLogfmt } from '../src/log.js';
+import { toLogfmt } from '../src/util/log.js';
 
 test('logfmt: quoted when needed, keys in order', () => {
   const line = toLogfmt(JSON.stringify({ level: 40, time: 0, msg: 'cannot read /proc/1/io', source: 'process_io', n: 3, path: 'a "b"' }));

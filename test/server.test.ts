@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/cli/flags.js';
 import { Exporter } from '../src/exporter.js';
 import { pino } from 'pino';
 import { startExporter, value } from './support/exporter.js';

@@ -2,11 +2,11 @@
  * What a VM's recent history means, in words: QEMU's rules that connect a configuration (libvirt XML or
  * command line) to its threads' behaviour. Pure: points in, findings out.
  */
-import { DEFAULT_POOL_MAX } from '../inventory.js';
-import type { DiskSpec } from '../qemu/disk-spec.js';
-import type { Role } from '../qemu/roles.js';
-import type { DiskSnapshot, VmSnapshot } from '../snapshot.js';
-import { zeroCounters, type Counters } from '../thread-ledger.js';
+import { DEFAULT_POOL_MAX } from '../model/inventory.js';
+import type { DiskSpec } from '../host/qemu/disk-spec.js';
+import type { Role } from '../host/qemu/roles.js';
+import type { DiskSnapshot, VmSnapshot } from '../model/snapshot-reader.js';
+import { zeroCounters, type Counters } from '../model/thread-ledger.js';
 import type { Point } from './history.js';
 
 export type Severity = 'critical' | 'warning' | 'info';

@@ -1,5 +1,5 @@
-import type { VmLabels } from '../inventory.js';
-import { ROLES, type Role } from '../qemu/roles.js';
+import type { VmLabels } from '../model/inventory.js';
+import { ROLES, type Role } from '../host/qemu/roles.js';
 import { explainVm, type Finding, type Thresholds } from './findings.js';
 import type { History } from './history.js';
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/cli/flags.js';
 import { run } from '../support/require-tool.js';
 import { typeCheckManifests, validateManifest, type Manifest } from './kubernetes-schemas.js';
 import { PROMETHEUS_RULE_FILE, prometheusRuleYaml, RULES_FILE } from './prometheus-rule.js';

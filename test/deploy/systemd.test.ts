@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/cli/flags.js';
 import { requireTool } from '../support/require-tool.js';
 import { installGlobally, type GlobalInstall } from './npm-global-install.js';
 

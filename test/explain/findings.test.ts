@@ -13,8 +13,8 @@ import type { Evidence, Finding } from '../../src/explain/findings.js';
 import { History } from '../../src/explain/history.js';
 import type { ExplainReport } from '../../src/explain/report.js';
 import { explainText } from '../../src/explain/text.js';
-import type { Role } from '../../src/qemu/roles.js';
-import type { Snapshot, VmSnapshot } from '../../src/snapshot.js';
+import type { Role } from '../../src/host/qemu/roles.js';
+import type { Snapshot, VmSnapshot } from '../../src/model/snapshot-reader.js';
 import {
   advance, advanceDisk, domstatus, idleDisk, ProcScenario, startPipeline,
   type BlockCounters, type Pipeline, type Rates, type ScenarioThread, type ScenarioVm,

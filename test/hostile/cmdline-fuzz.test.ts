@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseCmdline } from '../../src/procfs/cmdline.js';
-import { parseQemuCmdline, type QemuCmdline } from '../../src/qemu/cmdline.js';
+import { parseCmdline } from '../../src/host/procfs/cmdline.js';
+import { parseQemuCmdline, type QemuCmdline } from '../../src/host/qemu/cmdline.js';
 import { fixtureTexts, runs } from '../support/fuzz.js';
 
 const SAMPLES = fixtureTexts(/proc\/\d+\/cmdline$/).map(parseCmdline).filter((argv) => argv.length > 2);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { toLogfmt } from '../../src/log.js';
+import { toLogfmt } from '../../src/util/log.js';
 import { runs } from '../support/fuzz.js';
 
 /** Splits a logfmt line into key → value; a quoted value is a JSON string. Throws on anything else. */

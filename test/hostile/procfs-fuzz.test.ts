@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ParseError } from '../../src/parse-error.js';
-import { parseUint } from '../../src/parse-uint.js';
-import { parseLibvirtCgroup } from '../../src/procfs/cgroup.js';
-import { parseCmdline } from '../../src/procfs/cmdline.js';
-import { parseIo } from '../../src/procfs/io.js';
-import { parseSchedstat } from '../../src/procfs/schedstat.js';
-import { parseStat } from '../../src/procfs/stat.js';
-import { parseStatus } from '../../src/procfs/status.js';
-import { parseBlockStat } from '../../src/sysfs/block-stat.js';
+import { ParseError } from '../../src/host/parse-error.js';
+import { parseUint } from '../../src/host/parse-uint.js';
+import { parseLibvirtCgroup } from '../../src/host/procfs/cgroup.js';
+import { parseCmdline } from '../../src/host/procfs/cmdline.js';
+import { parseIo } from '../../src/host/procfs/io.js';
+import { parseSchedstat } from '../../src/host/procfs/schedstat.js';
+import { parseStat } from '../../src/host/procfs/stat.js';
+import { parseStatus } from '../../src/host/procfs/status.js';
+import { parseBlockStat } from '../../src/host/sysfs/block-stat.js';
 import {
   assertSameNumbers, assertSaneNumbers, bytesAsText, digitRuns, edited, fixtureTexts, giantNumber, parseOrRefuse, runs, STRAY,
 } from '../support/fuzz.js';

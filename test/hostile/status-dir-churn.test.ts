@@ -13,9 +13,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { FsRoots } from '../../src/fs-roots.js';
-import { LibvirtStatusDir } from '../../src/libvirt/status-dir.js';
-import { Problems } from '../../src/problems.js';
+import { FsRoots } from '../../src/host/host-fs.js';
+import { LibvirtStatusDir } from '../../src/host/libvirt/status-dir.js';
+import { Problems } from '../../src/host/problems.js';
 import { statusXml, writeStatusFile } from '../support/status-files.js';
 
 const execFileAsync = promisify(execFile);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseLibvirtStatus, type LibvirtDomain } from '../../src/libvirt/status-xml.js';
+import { parseLibvirtStatus, type LibvirtDomain } from '../../src/host/libvirt/status-xml.js';
 import {
   assertSameNumbers, assertSaneNumbers, bytesAsText, digitRuns, edited, fixtureTexts, giantNumber, parseOrRefuse, runs, STRAY,
 } from '../support/fuzz.js';

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { FsRoots } from '../../src/fs-roots.js';
-import { LibvirtStatusDir } from '../../src/libvirt/status-dir.js';
-import { Problems } from '../../src/problems.js';
+import { FsRoots } from '../../src/host/host-fs.js';
+import { LibvirtStatusDir } from '../../src/host/libvirt/status-dir.js';
+import { Problems } from '../../src/host/problems.js';
 
 const sample = readFileSync(new URL('../fixtures/samples/libvirt-9.0-kvm/run-libvirt-qemu-labvm.status.xml', import.meta.url), 'utf8');
 const withPid = (pid: number) => sample.replace("pid='18551'", `pid='${String(pid)}'`);

@@ -2,9 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseLibvirtStatus } from '../../src/libvirt/status-xml.js';
-import { ParseError } from '../../src/parse-error.js';
-import type { DiskSpec } from '../../src/qemu/disk-spec.js';
+import { parseLibvirtStatus } from '../../src/host/libvirt/status-xml.js';
+import { ParseError } from '../../src/host/parse-error.js';
+import type { DiskSpec } from '../../src/host/qemu/disk-spec.js';
 
 const SAMPLES = fileURLToPath(new URL('../fixtures/samples', import.meta.url));
 const STATUS = readFileSync(`${SAMPLES}/libvirt-9.0-kvm/run-libvirt-qemu-labvm.status.xml`, 'utf8');

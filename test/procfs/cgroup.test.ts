@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseLibvirtCgroup } from '../../src/procfs/cgroup.js';
+import { parseLibvirtCgroup } from '../../src/host/procfs/cgroup.js';
 
 // `cat /proc/self/cgroup` on this machine (hybrid: v1 controllers plus an empty 0:: line): no libvirt.
 const SELF_HYBRID = `9:name=systemd:/

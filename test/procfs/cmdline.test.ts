@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCmdline } from '../../src/procfs/cmdline.js';
+import { parseCmdline } from '../../src/host/procfs/cmdline.js';
 
 void describe('parseCmdline', () => {
   void it('splits a QEMU command line captured on this machine', () => {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseIo } from '../../src/procfs/io.js';
-import { ParseError } from '../../src/parse-error.js';
+import { parseIo } from '../../src/host/procfs/io.js';
+import { ParseError } from '../../src/host/parse-error.js';
 
 // /proc/PID/io of a QEMU 7.2 process on this machine.
 const QEMU = `rchar: 272374

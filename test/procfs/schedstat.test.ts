@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSchedstat } from '../../src/procfs/schedstat.js';
-import { ParseError } from '../../src/parse-error.js';
+import { parseSchedstat } from '../../src/host/procfs/schedstat.js';
+import { ParseError } from '../../src/host/parse-error.js';
 
 void describe('parseSchedstat', () => {
   void it('reads /proc/self/schedstat', () => {

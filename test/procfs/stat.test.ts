@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseStat } from '../../src/procfs/stat.js';
-import { ParseError } from '../../src/parse-error.js';
+import { parseStat } from '../../src/host/procfs/stat.js';
+import { ParseError } from '../../src/host/parse-error.js';
 
 // Captured on this machine (kernel 6.18) from a QEMU 7.2 started with `-accel kvm -name guest=ptest,debug-threads=on`.
 const QEMU_VCPU =

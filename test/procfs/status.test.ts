@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseStatus } from '../../src/procfs/status.js';
-import { ParseError } from '../../src/parse-error.js';
+import { parseStatus } from '../../src/host/procfs/status.js';
+import { ParseError } from '../../src/host/parse-error.js';
 
 // /proc/PID/task/TID/status of a QEMU 7.2 vCPU thread on this machine (kernel 6.18); Cpus/Mems lines dropped.
 const QEMU_VCPU = `Name:\tCPU 0/KVM

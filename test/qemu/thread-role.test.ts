@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { classifyThread, type ThreadContext, type ThreadFacts } from '../../src/qemu/thread-role.js';
+import { classifyThread, type ThreadContext, type ThreadFacts } from '../../src/host/qemu/thread-roles.js';
 
 const lone: ThreadContext = { hasIothread: () => false, has: () => false, iothreads: [] };
 const base: ThreadFacts = {

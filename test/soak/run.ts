@@ -3,7 +3,7 @@
  * (or SOAK_DURATION=30m npm run soak): runs the churn soak, prints its summary, exits 1 on any failure.
  */
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../../src/config.js';
+import { parseDuration } from '../../src/cli/flags.js';
 import { formatSummary, runSoak } from './soak.js';
 
 const { values } = parseArgs({

@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { ParseError } from '../../src/parse-error.js';
+import { ParseError } from '../../src/host/parse-error.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 

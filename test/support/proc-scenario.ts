@@ -8,16 +8,16 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
-import { Census } from '../../src/census.js';
-import { parseConfig } from '../../src/config.js';
+import { Census } from '../../src/model/census.js';
+import { parseConfig } from '../../src/cli/flags.js';
 import { History } from '../../src/explain/history.js';
 import { DEFAULT_THRESHOLDS, type Thresholds } from '../../src/explain/findings.js';
 import { explainReport, type ExplainReport, type VmReport } from '../../src/explain/report.js';
-import { FsRoots, type Roots } from '../../src/fs-roots.js';
-import { Inventory } from '../../src/inventory.js';
-import { LibvirtStatusDir } from '../../src/libvirt/status-dir.js';
-import { Problems } from '../../src/problems.js';
-import { SnapshotReader, type Snapshot } from '../../src/snapshot.js';
+import { FsRoots, type Roots } from '../../src/host/host-fs.js';
+import { Inventory } from '../../src/model/inventory.js';
+import { LibvirtStatusDir } from '../../src/host/libvirt/status-dir.js';
+import { Problems } from '../../src/host/problems.js';
+import { SnapshotReader, type Snapshot } from '../../src/model/snapshot-reader.js';
 import { cgroupText, schedstatLine, statLine, statusText, type TaskCounters } from './proc-files.js';
 import { writeStatusFile } from './status-files.js';
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBlockStat } from '../../src/sysfs/block-stat.js';
-import { ParseError } from '../../src/parse-error.js';
+import { parseBlockStat } from '../../src/host/sysfs/block-stat.js';
+import { ParseError } from '../../src/host/parse-error.js';
 
 // `cat /sys/block/vda/stat` on this machine (kernel 6.18): 17 fields, each right-aligned in 8 columns plus a space.
 const VDA_17 =

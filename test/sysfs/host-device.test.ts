@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { FsError, FsRoots } from '../../src/fs-roots.js';
-import { majorMinor, resolveHostDevice } from '../../src/sysfs/host-device.js';
+import { FsError, FsRoots } from '../../src/host/host-fs.js';
+import { majorMinor, resolveHostDevice } from '../../src/host/sysfs/host-device.js';
 import { blockDeviceOf } from '../support/real-qemu.js';
 
 let root: string;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { FsError } from './fs-roots.js';
+import { FsError } from './host-fs.js';
 
 /** Where a problem came from: one value of `qemu_exporter_errors_total{source}` and `qemu_exporter_source_success{source}`. */
 export const SOURCES = ['procfs', 'process_io', 'cgroup', 'libvirt', 'sysfs', 'disk_resolve'] as const;

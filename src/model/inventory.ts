@@ -1,14 +1,14 @@
 import { basename } from 'node:path';
-import { FsError, type FsRoots } from './fs-roots.js';
-import type { PodStatusFiles } from './libvirt/pod-status.js';
-import type { LibvirtStatusDir } from './libvirt/status-dir.js';
-import type { LibvirtDomain } from './libvirt/status-xml.js';
-import type { Problems } from './problems.js';
-import { parseCmdline } from './procfs/cmdline.js';
-import { parseStat } from './procfs/stat.js';
-import { parseQemuCmdline, type IothreadSpec, type QemuCmdline } from './qemu/cmdline.js';
-import type { DiskSpec } from './qemu/disk-spec.js';
-import { resolveHostDevice, type HostDevice } from './sysfs/host-device.js';
+import { FsError, type FsRoots } from '../host/host-fs.js';
+import type { PodStatusFiles } from '../host/libvirt/pod-status.js';
+import type { LibvirtStatusDir } from '../host/libvirt/status-dir.js';
+import type { LibvirtDomain } from '../host/libvirt/status-xml.js';
+import type { Problems } from '../host/problems.js';
+import { parseCmdline } from '../host/procfs/cmdline.js';
+import { parseStat } from '../host/procfs/stat.js';
+import { parseQemuCmdline, type IothreadSpec, type QemuCmdline } from '../host/qemu/cmdline.js';
+import type { DiskSpec } from '../host/qemu/disk-spec.js';
+import { resolveHostDevice, type HostDevice } from '../host/sysfs/host-device.js';
 import { ThreadLedger } from './thread-ledger.js';
 
 /** QEMU's default block thread pool size (util/thread-pool.c, thread-pool-max). */

@@ -4,12 +4,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { ConfigExit, FLAG_NAMES, parseConfig, parseDuration } from '../config.js';
+import { ConfigExit, FLAG_NAMES, parseConfig, parseDuration } from './flags.js';
 import { Exporter, exporterOptions } from '../exporter.js';
-import type { BuildInfo } from '../metrics.js';
-import { createLogger } from '../log.js';
-import type { ExplainReport } from './report.js';
-import { explainText } from './text.js';
+import type { BuildInfo } from '../exposition/exposition.js';
+import { createLogger } from '../util/log.js';
+import type { ExplainReport } from '../explain/report.js';
+import { explainText } from '../explain/text.js';
 
 const USAGE = `usage: qemu-thread-exporter explain [DOMAIN] [flags]
 

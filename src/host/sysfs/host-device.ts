@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { FsRoots } from '../fs-roots.js';
+import type { FsRoots } from '../host-fs.js';
 
 export interface HostDevice {
   /** Kernel name: `sda`, `sda1`, `dm-0`, `nvme0n1`. */

@@ -2,11 +2,11 @@ import type { TLSSocket } from 'node:tls';
 import { stat } from 'node:fs/promises';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { landingPage } from './explain/landing-page.js';
-import type { ExplainReport } from './explain/report.js';
-import type { Metrics } from './metrics.js';
-import { singleFlight } from './single-flight.js';
-import type { Snapshot } from './snapshot.js';
+import { landingPage } from './landing-page.js';
+import type { ExplainReport } from '../explain/report.js';
+import type { Metrics } from '../exposition/exposition.js';
+import { singleFlight } from '../util/single-flight.js';
+import type { Snapshot } from '../model/snapshot-reader.js';
 import { BasicAuth, loadWebConfig, type TlsConfig, type WebConfig } from './web-config.js';
 
 export interface ServerOptions {

@@ -1,15 +1,15 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { reassess, syncThreads } from './census.js';
-import { FsError, type FsRoots } from './fs-roots.js';
+import { FsError, type FsRoots } from '../host/host-fs.js';
 import type { Inventory, Vm, VmIdentity } from './inventory.js';
-import type { Problems, Source } from './problems.js';
-import { parseIo, type ProcessIo } from './procfs/io.js';
-import { parseSchedstat } from './procfs/schedstat.js';
-import { parseStat } from './procfs/stat.js';
-import { parseStatus } from './procfs/status.js';
-import type { DiskSpec } from './qemu/disk-spec.js';
-import { ROLES, type Role } from './qemu/roles.js';
-import { parseBlockStat, type BlockStat } from './sysfs/block-stat.js';
+import type { Problems, Source } from '../host/problems.js';
+import { parseIo, type ProcessIo } from '../host/procfs/io.js';
+import { parseSchedstat } from '../host/procfs/schedstat.js';
+import { parseStat } from '../host/procfs/stat.js';
+import { parseStatus } from '../host/procfs/status.js';
+import type { DiskSpec } from '../host/qemu/disk-spec.js';
+import { ROLES, type Role } from '../host/qemu/roles.js';
+import { parseBlockStat, type BlockStat } from '../host/sysfs/block-stat.js';
 import { zeroCounters, type Counters, type TrackedThread } from './thread-ledger.js';
 
 export const STATES = ['running', 'sleeping', 'disk_sleep', 'stopped', 'zombie', 'idle', 'other'] as const;

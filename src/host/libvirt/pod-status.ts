@@ -1,5 +1,5 @@
-import type { FsRoots } from '../fs-roots.js';
-import { FsError } from '../fs-roots.js';
+import type { FsRoots } from '../host-fs.js';
+import { FsError } from '../host-fs.js';
 import type { Problems } from '../problems.js';
 import { parseNsPids } from '../procfs/status.js';
 import { parseLibvirtStatus, type LibvirtDomain } from './status-xml.js';

@@ -1,5 +1,5 @@
-import { ROLES, type Role } from '../qemu/roles.js';
-import type { VmReport } from './report.js';
+import { ROLES, type Role } from '../host/qemu/roles.js';
+import type { VmReport } from '../explain/report.js';
 
 /** One colour per role, the same on every chart (Tableau 10, then greys). */
 export const ROLE_COLORS: Record<Role, string> = {

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import type { FsRoots } from '../fs-roots.js';
-import { FsError } from '../fs-roots.js';
+import type { FsRoots } from '../host-fs.js';
+import { FsError } from '../host-fs.js';
 import type { Problems } from '../problems.js';
 import { parseLibvirtStatus, type LibvirtDomain } from './status-xml.js';
 

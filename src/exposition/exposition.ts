@@ -1,8 +1,8 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { renderVmMetrics } from './exposition.js';
-import type { Problems } from './problems.js';
-import { SOURCES } from './problems.js';
-import type { Snapshot } from './snapshot.js';
+import { renderVmMetrics } from './vm-families.js';
+import type { Problems } from '../host/problems.js';
+import { SOURCES } from '../host/problems.js';
+import type { Snapshot } from '../model/snapshot-reader.js';
 
 export interface BuildInfo {
   version: string;

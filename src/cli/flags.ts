@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import type { Thresholds } from './explain/findings.js';
+import type { Thresholds } from '../explain/findings.js';
 
 export interface Config {
   readonly listenHost: string;

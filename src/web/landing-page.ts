@@ -1,5 +1,5 @@
-import { evidenceValue, fmt, type Severity } from './findings.js';
-import type { ExplainReport } from './report.js';
+import { evidenceValue, fmt, type Severity } from '../explain/findings.js';
+import type { ExplainReport } from '../explain/report.js';
 import { threadsChart } from './threads-chart.js';
 
 export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${String(c.charCodeAt(0))};`);

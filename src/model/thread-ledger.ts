@@ -1,5 +1,5 @@
-import type { Role } from './qemu/roles.js';
-import type { ThreadRole } from './qemu/thread-role.js';
+import type { Role } from '../host/qemu/roles.js';
+import type { ThreadRole } from '../host/qemu/thread-roles.js';
 
 /** Cumulative per-thread counters, in the kernel's units. */
 export interface Counters {

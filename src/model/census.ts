@@ -1,9 +1,9 @@
-import { FsError, type FsRoots } from './fs-roots.js';
+import { FsError, type FsRoots } from '../host/host-fs.js';
 import type { Inventory, Vm } from './inventory.js';
-import type { Problems } from './problems.js';
-import { parseLibvirtCgroup } from './procfs/cgroup.js';
-import { parseStat } from './procfs/stat.js';
-import { classifyThread, isKernelMade, isQemuName, type ThreadRole } from './qemu/thread-role.js';
+import type { Problems } from '../host/problems.js';
+import { parseLibvirtCgroup } from '../host/procfs/cgroup.js';
+import { parseStat } from '../host/procfs/stat.js';
+import { classifyThread, isKernelMade, isQemuName, type ThreadRole } from '../host/qemu/thread-roles.js';
 import { zeroCounters, type TrackedThread } from './thread-ledger.js';
 
 /** Classifies a thread of `vm` from what is known of it and of the VM. */

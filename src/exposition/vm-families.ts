@@ -1,6 +1,6 @@
-import { VM_LABELS } from './inventory.js';
-import { STATES, type Snapshot, type VmSnapshot } from './snapshot.js';
-import type { Counters } from './thread-ledger.js';
+import { VM_LABELS } from '../model/inventory.js';
+import { STATES, type Snapshot, type VmSnapshot } from '../model/snapshot-reader.js';
+import type { Counters } from '../model/thread-ledger.js';
 
 /** USER_HZ: /proc reports CPU time in these ticks on every Linux architecture we run on (as prometheus/procfs assumes). */
 const TICKS_PER_SECOND = 100;
