@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { VmIdentity } from '../src/model/inventory.js';
+import type { VmIdentity } from '../src/model/identity.js';
 import { samples, startExporter, value } from './support/exporter.js';
 
 const fixtures = fileURLToPath(new URL('./fixtures', import.meta.url));

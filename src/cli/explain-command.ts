@@ -4,12 +4,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { ConfigExit, FLAG_NAMES, parseConfig, parseDuration } from './flags.js';
-import { Exporter, exporterOptions } from '../exporter.js';
-import type { BuildInfo } from '../exposition/exposition.js';
-import { createLogger } from '../util/log.js';
+import { Explainer } from '../explain/explainer.js';
 import type { ExplainReport } from '../explain/report.js';
 import { explainText } from '../explain/text.js';
+import type { BuildInfo } from '../exposition/exposition.js';
+import { ReadPipeline } from '../model/pipeline.js';
+import { createLogger } from '../util/log.js';
+import { ConfigExit, FLAG_NAMES, parseConfig, parseDuration } from './flags.js';
 
 const USAGE = `usage: qemu-thread-exporter explain [DOMAIN] [flags]
 
@@ -97,17 +98,20 @@ async function fetchReport(base: string, domain: string | undefined): Promise<Ex
 async function watchHost(flags: string[], ms: number, build: BuildInfo, domain: string | undefined): Promise<ExplainReport> {
   const cfg = parseConfig(['--census.interval=100ms', '--explain.interval=1s', `--explain.window=${String(ms + 2000)}ms`, ...flags], build.version);
   const log = createLogger(cfg.logLevel === 'debug' ? 'debug' : 'warn', cfg.logFormat);
-  const exporter = new Exporter(exporterOptions(cfg, { webConfig: { tls: undefined, headers: {}, users: new Map() }, build, log }));
+  const roots = { procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirtStatusDir: cfg.libvirtStatusDir };
+  const pipeline = new ReadPipeline({ roots, processPattern: cfg.processPattern, peakWindowMs: cfg.peakWindowMs, log });
+  const explainer = new Explainer(pipeline, cfg.explain, { scrapeTimeoutMs: cfg.scrapeTimeoutMs, log });
   try {
-    await exporter.start();
+    await pipeline.open();
+    pipeline.startCensus(cfg.censusIntervalMs);
     const end = Date.now() + ms;
     for (;;) {
-      await exporter.take(Date.now() + cfg.scrapeTimeoutMs);
+      await pipeline.snapshot(Date.now() + cfg.scrapeTimeoutMs);
       if (Date.now() >= end) break;
       await sleep(Math.min(cfg.explain.intervalMs, end - Date.now()));
     }
-    return exporter.explain(domain);
+    return explainer.report(domain);
   } finally {
-    await exporter.stop();
+    await pipeline.stop();
   }
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import type { Thresholds } from '../explain/findings.js';
+import type { ExplainConfig } from '../explain/explainer.js';
+import type { Thresholds } from '../explain/findings/thresholds.js';
 
 export interface Config {
   readonly listenHost: string;
@@ -18,13 +19,6 @@ export interface Config {
   readonly maxRequests: number;
   readonly scrapeTimeoutMs: number;
   readonly explain: ExplainConfig;
-}
-
-export interface ExplainConfig {
-  /** How far back findings look, and how often the history keeps a sample. */
-  readonly windowMs: number;
-  readonly intervalMs: number;
-  readonly thresholds: Readonly<Thresholds>;
 }
 
 /** What the caller should do instead of running: print and exit with the code. */

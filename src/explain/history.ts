@@ -1,5 +1,5 @@
-import type { Role } from '../host/qemu/roles.js';
-import type { Snapshot, VmSnapshot } from '../model/snapshot-reader.js';
+import type { Role } from '../host/qemu/thread-roles.js';
+import type { Snapshot, VmSnapshot } from '../model/snapshot.js';
 
 /** One VM as one snapshot saw it, plus the highest values of the snapshots it stands for (see History.record). */
 export interface Point {

@@ -1,6 +1,8 @@
-import type { VmLabels } from '../model/inventory.js';
-import { ROLES, type Role } from '../host/qemu/roles.js';
-import { explainVm, type Finding, type Thresholds } from './findings.js';
+import type { VmLabels } from '../model/identity.js';
+import { ROLES, type Role } from '../host/qemu/thread-roles.js';
+import { explainVm } from './findings/explain-vm.js';
+import type { Finding } from './findings/finding.js';
+import type { Thresholds } from './findings/thresholds.js';
 import type { History } from './history.js';
 
 export interface VmReport {

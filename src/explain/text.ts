@@ -1,4 +1,4 @@
-import { evidenceValue, fmt } from './findings.js';
+import { evidenceValue, fmt } from './findings/format.js';
 import type { ExplainReport } from './report.js';
 
 const WIDTH = 100;

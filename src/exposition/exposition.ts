@@ -1,8 +1,8 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { renderVmMetrics } from './vm-families.js';
 import type { Problems } from '../host/problems.js';
-import { SOURCES } from '../host/problems.js';
-import type { Snapshot } from '../model/snapshot-reader.js';
+import { SOURCE_NAMES } from '../host/problems.js';
+import type { Snapshot } from '../model/snapshot.js';
 
 export interface BuildInfo {
   version: string;
@@ -14,7 +14,7 @@ export interface BuildInfo {
  * so every series of a scrape agrees with the others and a VM that is gone leaves nothing behind; the
  * exporter's own metrics and Node's process metrics come from prom-client.
  */
-export class Metrics {
+export class Exposition {
   readonly registry = new Registry();
   readonly contentType = this.registry.contentType;
 
@@ -36,7 +36,7 @@ export class Metrics {
   async render(snap: Snapshot, durationSeconds: number): Promise<string> {
     this.vms.set(snap.vms.length);
     this.scrapeDuration.set(durationSeconds);
-    for (const source of SOURCES) this.sourceSuccess.set({ source }, snap.failed.has(source) ? 0 : 1);
+    for (const source of SOURCE_NAMES) this.sourceSuccess.set({ source }, snap.failed.has(source) ? 0 : 1);
     this.errors.reset();
     for (const e of this.problems.totals()) this.errors.inc({ source: e.source, reason: e.reason }, e.n);
     return renderVmMetrics(snap) + (await this.registry.metrics());

@@ -1,5 +1,5 @@
-import { VM_LABELS } from '../model/inventory.js';
-import { STATES, type Snapshot, type VmSnapshot } from '../model/snapshot-reader.js';
+import { VM_LABELS } from '../model/identity.js';
+import { STATES, type Snapshot, type VmSnapshot } from '../model/snapshot.js';
 import type { Counters } from '../model/thread-ledger.js';
 
 /** USER_HZ: /proc reports CPU time in these ticks on every Linux architecture we run on (as prometheus/procfs assumes). */

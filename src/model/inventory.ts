@@ -1,95 +1,17 @@
 import { basename } from 'node:path';
-import { FsError, type FsRoots } from '../host/host-fs.js';
+import { FsError, type HostFs } from '../host/host-fs.js';
 import type { PodStatusFiles } from '../host/libvirt/pod-status.js';
 import type { LibvirtStatusDir } from '../host/libvirt/status-dir.js';
-import type { LibvirtDomain } from '../host/libvirt/status-xml.js';
-import type { Problems } from '../host/problems.js';
+import { reasonOf, type Problems } from '../host/problems.js';
 import { parseCmdline } from '../host/procfs/cmdline.js';
 import { parseStat } from '../host/procfs/stat.js';
-import { parseQemuCmdline, type IothreadSpec, type QemuCmdline } from '../host/qemu/cmdline.js';
-import type { DiskSpec } from '../host/qemu/disk-spec.js';
+import { parseQemuCmdline } from '../host/qemu/cmdline.js';
 import { resolveHostDevice, type HostDevice } from '../host/sysfs/host-device.js';
-import { ThreadLedger } from './thread-ledger.js';
-
-/** QEMU's default block thread pool size (util/thread-pool.c, thread-pool-max). */
-export const DEFAULT_POOL_MAX = 64;
-
-/** Labels of qemu_vm_info that name a VM the way its platform's users know it; '' where the platform does not say. */
-export const VM_LABELS = ['vmid', 'nova_name', 'nova_project', 'nova_flavor', 'kubevirt_namespace', 'kubevirt_name'] as const;
-export type VmLabels = Record<(typeof VM_LABELS)[number], string>;
-
-/**
- * Proxmox VE's VM id, Nova's instance metadata, KubeVirt's namespace and name: its domains are
- * `NAMESPACE_NAME`, split at the first `_` (a namespace has none), `default` without one (SplitVMINamespaceKey).
- */
-function platformLabels(d: LibvirtDomain | undefined, cmdline: QemuCmdline): VmLabels {
-  const cut = d?.kubevirt ? d.name.indexOf('_') : undefined;
-  const vmi = cut === undefined ? ['', ''] : cut < 0 ? ['default', d!.name] : [d!.name.slice(0, cut), d!.name.slice(cut + 1)];
-  return {
-    vmid: cmdline.vmid ?? '',
-    nova_name: d?.nova?.name ?? '',
-    nova_project: d?.nova?.project ?? '',
-    nova_flavor: d?.nova?.flavor ?? '',
-    kubevirt_namespace: vmi[0]!,
-    kubevirt_name: vmi[1]!,
-  };
-}
-
-export interface VmIdentity {
-  domain: string;
-  uuid: string;
-  source: 'libvirt' | 'cmdline';
-  labels: VmLabels;
-  /** TID → vCPU index, from libvirt. */
-  vcpuTids: ReadonlyMap<number, number>;
-  /** Block thread pools: `main` plus one per iothread, with their maximum size. */
-  pools: { pool: string; max: number }[];
-  disks: DiskSpec[];
-}
-
-export class Vm {
-  readonly ledger = new ThreadLedger();
-  /** Set once the census or a scrape has listed the threads: later new threads are spawns. */
-  listed = false;
-  /** Task listings so far (see syncThreads). */
-  syncs = 0;
-  identity!: VmIdentity;
-  /** Set when the identity changed in a way that can change thread roles (libvirt's status file arrived). */
-  rolesStale = false;
-  /** A thread carries a name QEMU gives (QEMU ≥ 11 names threads without debug-threads=on). */
-  qemuNames = false;
-
-  constructor(
-    readonly pid: number,
-    readonly starttime: number,
-    readonly processComm: string,
-    readonly cmdline: QemuCmdline,
-    /** Runs in a Kubernetes pod (its cgroup says so): its libvirt, if any, is the pod's own (KubeVirt). */
-    readonly inPod: boolean,
-  ) {}
-
-  /** QEMU names this VM's threads, so a name tells a role. */
-  namedThreads(): boolean {
-    return this.cmdline.debugThreads || this.qemuNames;
-  }
-}
+import { cmdlineIdentity, libvirtIdentity, rolesMayDiffer } from './identity.js';
+import { Vm } from './vm.js';
 
 /** A PID that is not QEMU is re-checked for this long: libvirt forks, then execs QEMU a moment later. */
 const EXEC_GRACE_MS = 10_000;
-
-function pools(iothreads: IothreadSpec[], mainMax: number | undefined): VmIdentity['pools'] {
-  return [
-    { pool: 'main', max: mainMax ?? DEFAULT_POOL_MAX },
-    ...iothreads.map((t) => ({ pool: t.id, max: t.poolMax ?? DEFAULT_POOL_MAX })),
-  ];
-}
-
-/** libvirt's status file usually lands a moment after QEMU's threads exist: its vCPU TIDs and cgroups then decide roles. */
-function rolesMayDiffer(a: VmIdentity, b: VmIdentity): boolean {
-  if (a.source !== b.source || a.vcpuTids.size !== b.vcpuTids.size) return true;
-  for (const [tid, vcpu] of a.vcpuTids) if (b.vcpuTids.get(tid) !== vcpu) return true;
-  return false;
-}
 
 /**
  * The QEMU processes on this host, each named by its libvirt domain (status XML) or its own command line,
@@ -102,7 +24,7 @@ export class Inventory {
   private readonly resolving = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly fs: FsRoots,
+    private readonly fs: HostFs,
     private readonly pattern: RegExp,
     private readonly libvirt: LibvirtStatusDir | undefined,
     private readonly problems: Problems,
@@ -115,7 +37,7 @@ export class Inventory {
     try {
       entries = this.fs.listDir(this.fs.proc());
     } catch (err) {
-      this.problems.report('procfs', 'read', 'list', `cannot list ${this.fs.proc()}: ${(err as Error).message}`);
+      this.problems.report('procfs', reasonOf(err), 'list', `cannot list ${this.fs.proc()}: ${(err as Error).message}`);
       return;
     }
     const alive = new Set<number>();
@@ -141,9 +63,7 @@ export class Inventory {
     for (const vm of this.vms.values()) {
       // The host's status directory, else a status file inside the QEMU's own container (KubeVirt).
       const d = domains?.get(vm.pid) ?? (vm.inPod ? this.pods?.lookup(vm.pid, vm.cmdline.name ?? '', now) : undefined);
-      const next: VmIdentity = d
-        ? { domain: d.name, uuid: d.uuid, source: 'libvirt', labels: platformLabels(d, vm.cmdline), vcpuTids: d.vcpuTids, pools: pools(d.iothreads, d.mainLoopPoolMax), disks: d.disks }
-        : this.cmdlineIdentity(vm);
+      const next = d ? libvirtIdentity(d, vm.cmdline) : cmdlineIdentity(vm.pid, vm.cmdline);
       if (vm.listed && rolesMayDiffer(vm.identity, next)) vm.rolesStale = true;
       vm.identity = next;
       for (const disk of vm.identity.disks) {
@@ -169,19 +89,6 @@ export class Inventory {
     while (this.resolving.size > 0) await Promise.all(this.resolving.values());
   }
 
-  private cmdlineIdentity(vm: Vm): VmIdentity {
-    const c = vm.cmdline;
-    return {
-      domain: c.name ?? `qemu-${vm.pid}`,
-      uuid: c.uuid ?? '',
-      source: 'cmdline',
-      labels: platformLabels(undefined, c),
-      vcpuTids: new Map(),
-      pools: pools(c.iothreads, c.mainLoopPoolMax),
-      disks: c.disks,
-    };
-  }
-
   private probe(pid: number): Vm | undefined {
     try {
       const comm = this.fs.readSmall(this.fs.proc(pid, 'comm')).trimEnd();
@@ -199,11 +106,7 @@ export class Inventory {
     } catch (err) {
       // Kernel threads have an empty cmdline ("gone" here), and processes end while we look: both normal.
       if (err instanceof FsError && err.kind === 'gone') return undefined;
-      if (err instanceof FsError) {
-        this.problems.report('procfs', err.kind, `probe:${err.code}`, `cannot inspect pid ${pid}: ${err.message}`);
-      } else {
-        this.problems.report('procfs', 'parse', 'probe', `cannot inspect pid ${pid}: ${(err as Error).message}`);
-      }
+      this.problems.report('procfs', reasonOf(err), `probe:${err instanceof FsError ? err.code : 'parse'}`, `cannot inspect pid ${pid}: ${(err as Error).message}`);
       return undefined;
     }
   }
@@ -237,8 +140,7 @@ export class Inventory {
       .then((dev) => { this.hostDevices.set(source, dev); })
       .catch((err: unknown) => {
         this.hostDevices.set(source, undefined);
-        const reason = err instanceof FsError ? (err.kind === 'denied' ? 'denied' : 'missing') : 'read';
-        this.problems.report('disk_resolve', reason, `resolve:${source}`, `cannot resolve disk source ${source}: ${(err as Error).message}`);
+        this.problems.report('disk_resolve', reasonOf(err), `resolve:${source}`, `cannot resolve disk source ${source}: ${(err as Error).message}`);
       })
       .finally(() => this.resolving.delete(source));
     this.resolving.set(source, run);

@@ -1,19 +1,18 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { reassess, syncThreads } from './census.js';
-import { FsError, type FsRoots } from '../host/host-fs.js';
-import type { Inventory, Vm, VmIdentity } from './inventory.js';
-import type { Problems, Source } from '../host/problems.js';
+import { FsError, type HostFs } from '../host/host-fs.js';
+import { reasonOf, type Problems } from '../host/problems.js';
 import { parseIo, type ProcessIo } from '../host/procfs/io.js';
 import { parseSchedstat } from '../host/procfs/schedstat.js';
-import { parseStat } from '../host/procfs/stat.js';
+import { parseStat, type TaskStat } from '../host/procfs/stat.js';
 import { parseStatus } from '../host/procfs/status.js';
 import type { DiskSpec } from '../host/qemu/disk-spec.js';
-import { ROLES, type Role } from '../host/qemu/roles.js';
+import { ROLES, type Role } from '../host/qemu/thread-roles.js';
 import { parseBlockStat, type BlockStat } from '../host/sysfs/block-stat.js';
-import { zeroCounters, type Counters, type TrackedThread } from './thread-ledger.js';
-
-export const STATES = ['running', 'sleeping', 'disk_sleep', 'stopped', 'zombie', 'idle', 'other'] as const;
-export type State = (typeof STATES)[number];
+import type { Inventory } from './inventory.js';
+import type { DiskSnapshot, RoleSnapshot, Snapshot, State, VmSnapshot } from './snapshot.js';
+import { zeroCounters, type TrackedThread } from './thread-ledger.js';
+import type { ThreadSync } from './thread-sync.js';
+import type { Vm } from './vm.js';
 
 const noStates = (): Record<State, number> => ({ running: 0, sleeping: 0, disk_sleep: 0, stopped: 0, zombie: 0, idle: 0, other: 0 });
 
@@ -25,80 +24,36 @@ const STATUS_SWITCHES = '\nvoluntary_ctxt_switches:';
 /** Roles every VM reports, even at 0, so a drained pool reads 0 instead of vanishing. */
 const ALWAYS: readonly Role[] = ['vcpu', 'iothread', 'worker', 'main'];
 
-export interface RoleSnapshot {
-  role: Role;
-  threads: number;
-  peak: number;
-  states: Record<State, number>;
-  totals: Counters;
-  spawns: number;
-  exits: number;
-}
-
-export interface DiskSnapshot {
-  spec: DiskSpec;
-  /** Kernel name of the host block device, '' when none backs the disk. */
-  hostDevice: string;
-  stat: BlockStat | undefined;
-}
-
-export interface VmSnapshot {
-  identity: VmIdentity;
-  pid: number;
-  /** Process start time (ticks after boot): with the PID, names this QEMU process for good. */
-  starttime: number;
-  /** QEMU names the threads (`-name …,debug-threads=on`, or QEMU ≥ 11): names tell roles (otherwise they are inferred). */
-  namedThreads: boolean;
-  roles: RoleSnapshot[];
-  vcpus: { vcpu: number; totals: Counters }[];
-  pools: { pool: string; max: number; threads: number | undefined }[];
-  disks: DiskSnapshot[];
-  cpuTicks: number;
-  rssBytes: number | undefined;
-  io: ProcessIo | undefined;
-}
-
-export interface Snapshot {
-  /** When it was read (ms since the epoch). */
-  at: number;
-  vms: VmSnapshot[];
-  /** The scrape deadline cut the read short: VMs may be missing. */
-  partial: boolean;
-  /** Sources that had a problem during this scrape (or are failing, like a bad libvirt status file). */
-  failed: Set<Source>;
-}
-
-/** Reads everything for one scrape. The only stateful part is each VM's ledger, which keeps counters monotonic. */
+/**
+ * Reads everything for one scrape from the files: every VM's thread table synced, then each thread's counters and
+ * state, its process's I/O and its disks' host devices. The only stateful part is each VM's ledger, which keeps
+ * counters monotonic.
+ */
 export class SnapshotReader {
   constructor(
-    private readonly fs: FsRoots,
+    private readonly fs: HostFs,
     private readonly inventory: Inventory,
+    private readonly threads: ThreadSync,
     private readonly problems: Problems,
-    private readonly peakWindowMs: number,
-    private readonly libvirtHealthy: () => boolean,
   ) {}
 
   /** Reads every VM, or as many as fit before `deadline` (ms since the epoch): a partial scrape beats a hung one. */
   async read(now = Date.now(), deadline = Infinity): Promise<Snapshot> {
-    this.inventory.refresh(now);
+    const all = this.threads.sync(now);
     const vms: VmSnapshot[] = [];
     const blockStats = new Map<string, BlockStat | undefined>();
-    const all = [...this.inventory.vms.values()];
     let partial = false;
-    for (const vm of all) {
+    for (const live of all) {
       if (Date.now() >= deadline) {
         partial = true;
         this.problems.report('procfs', 'timeout', 'deadline', `scrape deadline reached after ${String(vms.length)} of ${String(all.length)} VMs: the rest are left out of this scrape`);
         break;
       }
-      const snap = this.readVm(vm, now, blockStats);
-      if (snap) vms.push(snap);
-      else this.inventory.forget(vm.pid);
+      vms.push(this.readVm(live.vm, live.process, blockStats));
       // Let health checks and other requests in between VMs on a host with thousands of threads.
       await yieldToLoop();
     }
     const failed = this.problems.takeFailed();
-    if (!this.libvirtHealthy()) failed.add('libvirt');
     vms.sort((a, b) => (a.identity.domain < b.identity.domain ? -1 : a.identity.domain > b.identity.domain ? 1 : a.pid - b.pid));
     this.disambiguate(vms);
     return { at: now, vms, partial, failed };
@@ -120,19 +75,8 @@ export class SnapshotReader {
     }
   }
 
-  /** One VM, or undefined when its process has ended (or its PID now belongs to another process). */
-  private readVm(vm: Vm, now: number, blockStats: Map<string, BlockStat | undefined>): VmSnapshot | undefined {
-    const { fs, problems } = this;
-    let proc;
-    try {
-      proc = parseStat(fs.readSmall(fs.proc(vm.pid, 'stat')));
-    } catch (err) {
-      problems.readFailed('procfs', 'process-stat', `cannot read stat of pid ${vm.pid}`, err);
-      return undefined;
-    }
-    if (proc.starttimeTicks !== vm.starttime || proc.state === 'Z' || proc.state === 'X') return undefined;
-    if (!syncThreads(fs, vm, problems)) return undefined;
-
+  /** One VM whose thread table the sync has just brought up to date. */
+  private readVm(vm: Vm, proc: TaskStat, blockStats: Map<string, BlockStat | undefined>): VmSnapshot {
     const { ledger } = vm;
     const states = new Map<Role, Record<State, number>>();
     let rssBytes: number | undefined;
@@ -149,7 +93,6 @@ export class SnapshotReader {
     }
 
     const counts = ledger.countsByRole();
-    ledger.notePeak(now, counts, this.peakWindowMs);
     const totals = ledger.totalsByRole();
     const roles: RoleSnapshot[] = [];
     for (const role of ROLES) {
@@ -207,7 +150,7 @@ export class SnapshotReader {
       if (stat.comm !== t.comm) {
         // QEMU names a thread right after creating it: a thread first seen unnamed gets its real role now.
         t.comm = stat.comm;
-        reassess(vm, t);
+        this.threads.reassess(vm, t);
       }
       const c = t.last;
       c.userTicks = stat.utimeTicks;
@@ -231,9 +174,9 @@ export class SnapshotReader {
       return parseIo(this.fs.readSmall(this.fs.proc(pid, 'io')));
     } catch (err) {
       if (err instanceof FsError && err.kind === 'gone') return undefined;
-      const denied = err instanceof FsError && err.kind === 'denied';
-      this.problems.report('process_io', denied ? 'denied' : err instanceof FsError ? err.kind : 'parse', 'io',
-        denied
+      const reason = reasonOf(err);
+      this.problems.report('process_io', reason, 'io',
+        reason === 'denied'
           ? `cannot read ${this.fs.proc(pid, 'io')} (mode 0400, owned by the QEMU user): run as root or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH`
           : `cannot read ${this.fs.proc(pid, 'io')}: ${(err as Error).message}`);
       return undefined;
@@ -248,7 +191,7 @@ export class SnapshotReader {
       try {
         stat = parseBlockStat(this.fs.readSmall(`${dev.sysDir}/stat`));
       } catch (err) {
-        this.problems.report('sysfs', err instanceof FsError ? err.kind : 'parse', `block:${dev.name}`, `cannot read ${dev.sysDir}/stat: ${(err as Error).message}`);
+        this.problems.report('sysfs', reasonOf(err), `block:${dev.name}`, `cannot read ${dev.sysDir}/stat: ${(err as Error).message}`);
       }
       cache.set(dev.sysDir, stat);
     }

@@ -1,4 +1,4 @@
-import type { Role } from '../host/qemu/roles.js';
+import type { Role } from '../host/qemu/thread-roles.js';
 import type { ThreadRole } from '../host/qemu/thread-roles.js';
 
 /** Cumulative per-thread counters, in the kernel's units. */

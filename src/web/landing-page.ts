@@ -1,4 +1,5 @@
-import { evidenceValue, fmt, type Severity } from '../explain/findings.js';
+import type { Severity } from '../explain/findings/finding.js';
+import { evidenceValue, fmt } from '../explain/findings/format.js';
 import type { ExplainReport } from '../explain/report.js';
 import { threadsChart } from './threads-chart.js';
 

@@ -4,21 +4,21 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import { landingPage } from './landing-page.js';
 import type { ExplainReport } from '../explain/report.js';
-import type { Metrics } from '../exposition/exposition.js';
+import type { Exposition } from '../exposition/exposition.js';
 import { singleFlight } from '../util/single-flight.js';
-import type { Snapshot } from '../model/snapshot-reader.js';
+import type { TimedSnapshot } from '../model/pipeline.js';
 import { BasicAuth, loadWebConfig, type TlsConfig, type WebConfig } from './web-config.js';
 
 export interface ServerOptions {
   telemetryPath: string;
   version: string;
   /** One snapshot of every VM, read by the given deadline (ms since the epoch), and the seconds it took. */
-  take: (deadline: number) => Promise<{ snap: Snapshot; seconds: number }>;
+  snapshot: (deadline: number) => Promise<TimedSnapshot>;
   /** Findings from the recent history, for every VM or one domain. */
   explain: (domain?: string) => ExplainReport;
   /** The landing page reloads itself this often. */
   refreshSeconds: number;
-  metrics: Metrics;
+  exposition: Exposition;
   log: Logger;
   ready: () => boolean;
   /** --scrape.timeout in ms; Prometheus's X-Prometheus-Scrape-Timeout-Seconds can only shorten it. */
@@ -112,15 +112,15 @@ export function buildServer(o: ServerOptions): FastifyInstance {
 
   // Concurrent scrapes share one scrape in flight (read and render): two renders never interleave on the registry.
   const scrape = singleFlight(async (deadline: number) => {
-    const { snap, seconds } = await o.take(deadline);
-    return o.metrics.render(snap, seconds);
+    const { snapshot, seconds } = await o.snapshot(deadline);
+    return o.exposition.render(snapshot, seconds);
   });
 
   app.get(o.telemetryPath, async (req, reply) => {
     let timeoutMs = o.scrapeTimeoutMs;
     const header = Number(req.headers['x-prometheus-scrape-timeout-seconds']);
     if (Number.isFinite(header) && header > 0) timeoutMs = Math.min(timeoutMs, Math.max(0, header * 1000 - TIMEOUT_OFFSET_MS));
-    return reply.type(o.metrics.contentType).send(await scrape(Date.now() + timeoutMs));
+    return reply.type(o.exposition.contentType).send(await scrape(Date.now() + timeoutMs));
   });
 
   app.get('/', async (_req, reply) =>

@@ -1,4 +1,4 @@
-import { ROLES, type Role } from '../host/qemu/roles.js';
+import { ROLES, type Role } from '../host/qemu/thread-roles.js';
 import type { VmReport } from '../explain/report.js';
 
 /** One colour per role, the same on every chart (Tableau 10, then greys). */

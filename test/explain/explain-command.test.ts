@@ -50,7 +50,7 @@ test('without scrapes, the exporter samples for explain on its own every --expla
   const { exporter, stop } = await startExporter(roots, ['--explain.interval=200ms']);
   try {
     await sleep(1100);
-    const report = exporter.explain();
+    const report = exporter.explainer.report();
     for (const vm of report.vms) assert.ok(vm.samples >= 3, `${vm.domain}: ${String(vm.samples)} samples after 1.1 s`);
     assert.ok(report.vms[0]!.seconds >= 0.3);
   } finally {

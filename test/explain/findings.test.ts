@@ -9,12 +9,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Evidence, Finding } from '../../src/explain/findings.js';
+import type { Evidence, Finding } from '../../src/explain/findings/finding.js';
 import { History } from '../../src/explain/history.js';
 import type { ExplainReport } from '../../src/explain/report.js';
 import { explainText } from '../../src/explain/text.js';
-import type { Role } from '../../src/host/qemu/roles.js';
-import type { Snapshot, VmSnapshot } from '../../src/model/snapshot-reader.js';
+import type { Role } from '../../src/host/qemu/thread-roles.js';
+import type { Snapshot, VmSnapshot } from '../../src/model/snapshot.js';
 import {
   advance, advanceDisk, domstatus, idleDisk, ProcScenario, startPipeline,
   type BlockCounters, type Pipeline, type Rates, type ScenarioThread, type ScenarioVm,

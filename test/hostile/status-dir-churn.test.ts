@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { FsRoots } from '../../src/host/host-fs.js';
+import { HostFs } from '../../src/host/host-fs.js';
 import { LibvirtStatusDir } from '../../src/host/libvirt/status-dir.js';
 import { Problems } from '../../src/host/problems.js';
 import { statusXml, writeStatusFile } from '../support/status-files.js';
@@ -33,7 +33,7 @@ const seen = (w: LibvirtStatusDir) => new Map([...w.domainsByPid()].map(([pid, d
 test('1,000 domains, then files renamed in, rewritten in place, moved and unlinked while read: the final state is exact', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'qte-status-churn-'));
   const problems = new Problems(pino({ level: 'silent' }));
-  const watcher = new LibvirtStatusDir(new FsRoots({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: dir }), problems, 250);
+  const watcher = new LibvirtStatusDir(new HostFs({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: dir }), problems, 250);
   t.after(async () => {
     await watcher.stop(); // before the directory goes: no watch is left on a deleted directory
     rmSync(dir, { recursive: true, force: true });

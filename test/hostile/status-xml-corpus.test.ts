@@ -96,7 +96,7 @@ void describe('hostile status XML: the running exporter', () => {
     const logged = (file: string) => cli.logs.some((l) => l.includes('source=libvirt') && l.includes(`/${file}`));
     await until('a log line for every hostile file', () => files.every(logged));
     const text = await cli.scrape();
-    const errors = ['parse', 'read'].reduce((sum, reason) => sum + (value(text, 'qemu_exporter_errors_total', { source: 'libvirt', reason }) ?? 0), 0);
+    const errors = ['parse', 'io'].reduce((sum, reason) => sum + (value(text, 'qemu_exporter_errors_total', { source: 'libvirt', reason }) ?? 0), 0);
     assert.ok(errors >= files.length, `${String(errors)} libvirt errors counted for ${String(files.length)} hostile files`);
     assert.equal(value(text, 'qemu_exporter_source_success', { source: 'libvirt' }), 0);
     assert.equal(value(text, 'qemu_vm_info', { domain: 'labvm', source: 'libvirt', pid: '18551' }), 1, 'the good domain keeps its identity');

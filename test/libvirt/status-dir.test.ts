@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { FsRoots } from '../../src/host/host-fs.js';
+import { HostFs } from '../../src/host/host-fs.js';
 import { LibvirtStatusDir } from '../../src/host/libvirt/status-dir.js';
 import { Problems } from '../../src/host/problems.js';
 
@@ -22,7 +22,7 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
 
 function setup(dir: string, rescanMs = 200) {
   const problems = new Problems(pino({ level: process.env.TEST_LOG ?? 'silent' }));
-  const fs = new FsRoots({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: dir });
+  const fs = new HostFs({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: dir });
   return { problems, watcher: new LibvirtStatusDir(fs, problems, rescanMs) };
 }
 

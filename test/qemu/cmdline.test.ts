@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { parseKeyval, parseQemuCmdline, type QemuCmdline } from '../../src/host/qemu/cmdline.js';
+import { parseQemuCmdline, type QemuCmdline } from '../../src/host/qemu/cmdline.js';
+import { parseKeyval } from '../../src/host/qemu/option-syntax.js';
 import type { DiskSpec } from '../../src/host/qemu/disk-spec.js';
 
 const SAMPLES = fileURLToPath(new URL('../fixtures/samples', import.meta.url));

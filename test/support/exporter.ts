@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { parseConfig } from '../../src/cli/flags.js';
-import { Exporter, exporterOptions } from '../../src/exporter.js';
+import { exporterOptions } from '../../src/cli/serve.js';
+import { Exporter } from '../../src/exporter.js';
 import type { Roots } from '../../src/host/host-fs.js';
 
 export const HOST_ROOTS: Roots = { procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: '/run/libvirt/qemu' };

@@ -65,7 +65,7 @@ export function assertSameNumbers(got: unknown, full: unknown, input: string): v
   }
 }
 
-/** Text as FsRoots.readSmall makes it from arbitrary bytes (invalid UTF-8 becomes U+FFFD). */
+/** Text as HostFs.readSmall makes it from arbitrary bytes (invalid UTF-8 becomes U+FFFD). */
 export const bytesAsText = (maxLength: number): fc.Arbitrary<string> =>
   fc.uint8Array({ maxLength }).map((b) => Buffer.from(b).toString('utf8'));
 

@@ -1,23 +1,21 @@
 /**
  * A host in a temporary directory — /proc, /sys, a root filesystem and libvirt's status directory — that a test
  * rewrites between snapshots (counters advance, threads come and go, states change), and the exporter's real
- * pipeline over it (FsRoots, Problems, LibvirtStatusDir, Inventory, Census, SnapshotReader, History) with a
- * simulated clock: every read takes the `now` the test gives.
+ * read pipeline over it, with explain's history, on a simulated clock: every read takes the `now` the test gives.
  */
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
-import { Census } from '../../src/model/census.js';
 import { parseConfig } from '../../src/cli/flags.js';
+import { DEFAULT_THRESHOLDS, type Thresholds } from '../../src/explain/findings/thresholds.js';
 import { History } from '../../src/explain/history.js';
-import { DEFAULT_THRESHOLDS, type Thresholds } from '../../src/explain/findings.js';
 import { explainReport, type ExplainReport, type VmReport } from '../../src/explain/report.js';
-import { FsRoots, type Roots } from '../../src/host/host-fs.js';
-import { Inventory } from '../../src/model/inventory.js';
-import { LibvirtStatusDir } from '../../src/host/libvirt/status-dir.js';
-import { Problems } from '../../src/host/problems.js';
-import { SnapshotReader, type Snapshot } from '../../src/model/snapshot-reader.js';
+import type { Roots } from '../../src/host/host-fs.js';
+import type { Problems } from '../../src/host/problems.js';
+import type { Inventory } from '../../src/model/inventory.js';
+import { ReadPipeline } from '../../src/model/pipeline.js';
+import type { Snapshot } from '../../src/model/snapshot.js';
 import { cgroupText, schedstatLine, statLine, statusText, type TaskCounters } from './proc-files.js';
 import { writeStatusFile } from './status-files.js';
 
@@ -194,39 +192,31 @@ export interface Pipeline {
 }
 
 /**
- * The exporter's pipeline, wired as src/exporter.ts wires it, without HTTP or timers: libvirt's status files are
- * read, a first census lists the threads and disk sources are resolved (as Exporter.start), then each `read(now)`
- * is one scrape.
+ * The exporter's read pipeline, without HTTP or timers: libvirt's status files are read, a first sync lists the
+ * threads and disk sources are resolved (as Exporter.start), then each `read(now)` is one scrape, recorded into the
+ * history as the explainer does.
  */
 export async function startPipeline(roots: Roots, o: PipelineOptions): Promise<Pipeline> {
   const cfg = parseConfig([], 'test');
-  const fs = new FsRoots(roots);
-  const problems = new Problems(pino({ level: 'silent' }));
-  const libvirt = new LibvirtStatusDir(fs, problems);
-  const inventory = new Inventory(fs, cfg.processPattern, libvirt, problems);
-  const peakWindowMs = o.peakWindowMs ?? cfg.peakWindowMs;
-  const census = new Census(fs, inventory, problems, peakWindowMs);
-  const reader = new SnapshotReader(fs, inventory, problems, peakWindowMs, () => libvirt.healthy());
+  const pipeline = new ReadPipeline({ roots, processPattern: cfg.processPattern, peakWindowMs: o.peakWindowMs ?? cfg.peakWindowMs, log: pino({ level: 'silent' }) });
   const history = new History(o.windowMs ?? cfg.explain.windowMs, o.intervalMs ?? cfg.explain.intervalMs);
-  await libvirt.start();
+  pipeline.onSnapshot((snap) => { history.record(snap); });
   try {
-    census.tick(o.t0);
-    await inventory.settled();
+    await pipeline.open(o.t0);
   } catch (err) {
-    await libvirt.stop();
+    await pipeline.stop();
     throw err;
   }
   const report = (now: number, domain?: string, thresholds: Thresholds = DEFAULT_THRESHOLDS) => explainReport(history, thresholds, now, domain);
   return {
     history,
-    inventory,
-    problems,
+    inventory: pipeline.inventory,
+    problems: pipeline.problems,
     async read(now) {
-      const snap = await reader.read(now);
-      history.record(snap);
+      const { snapshot } = await pipeline.snapshot(Infinity, now);
       // A disk source seen for the first time resolves off the read path: settle it for the next read.
-      await inventory.settled();
-      return snap;
+      await pipeline.inventory.settled();
+      return snapshot;
     },
     report,
     vm(now, domain, thresholds) {
@@ -234,6 +224,6 @@ export async function startPipeline(roots: Roots, o: PipelineOptions): Promise<P
       if (!r) throw new Error(`no VM named ${domain} in the history (have: ${history.vms().map((p) => p.at(-1)!.vm.identity.domain).join(', ')})`);
       return r;
     },
-    stop: () => libvirt.stop(),
+    stop: () => pipeline.stop(),
   };
 }

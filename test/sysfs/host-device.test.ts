@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { FsError, FsRoots } from '../../src/host/host-fs.js';
+import { FsError, HostFs } from '../../src/host/host-fs.js';
 import { majorMinor, resolveHostDevice } from '../../src/host/sysfs/host-device.js';
 import { blockDeviceOf } from '../support/real-qemu.js';
 
 let root: string;
-let fs: FsRoots;
+let fs: HostFs;
 
 before(() => {
   // A root filesystem as udev lays it out, with plain files standing in for device nodes.
@@ -26,7 +26,7 @@ before(() => {
   symlinkSync('../../sdc1', join(root, 'rootfs/dev/disk/by-id/wwn-0x60a010a0a976d6001962194c40c86ee6-part1'));
   symlinkSync('../dm-0', join(root, 'rootfs/dev/mapper/vg0-vm1'));
   symlinkSync('/dev/mapper/vg0-vm1', join(root, 'rootfs/dev/vg0-vm1-abs')); // absolute: must stay inside the root
-  fs = new FsRoots({ procfs: join(root, 'proc'), sysfs: join(root, 'sys'), rootfs: join(root, 'rootfs'), libvirtStatusDir: join(root, 'run') });
+  fs = new HostFs({ procfs: join(root, 'proc'), sysfs: join(root, 'sys'), rootfs: join(root, 'rootfs'), libvirtStatusDir: join(root, 'run') });
 });
 after(() => { rmSync(root, { recursive: true, force: true }); });
 
@@ -39,7 +39,7 @@ test('by-id links, partitions and device-mapper names resolve to the kernel devi
 });
 
 test('a disk image on tmpfs under /dev has no host device (real /dev/shm)', async () => {
-  const real = new FsRoots({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: '/run/libvirt/qemu' });
+  const real = new HostFs({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: '/run/libvirt/qemu' });
   const image = `/dev/shm/qte-hostdev-${String(process.pid)}.img`;
   writeFileSync(image, '');
   try {
@@ -54,7 +54,7 @@ test('a missing source is an FsError of kind gone', async () => {
 });
 
 test('a file-backed disk maps to the device holding the file (real /sys)', async () => {
-  const real = new FsRoots({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: '/run/libvirt/qemu' });
+  const real = new HostFs({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: '/run/libvirt/qemu' });
   const file = fileURLToPath(import.meta.url);
   const expected = await blockDeviceOf(file);
   assert.ok(expected, 'the repository must be on a block device for this test');

@@ -1,4 +1,4 @@
-import type { FsRoots } from '../host-fs.js';
+import type { HostFs } from '../host-fs.js';
 import { FsError } from '../host-fs.js';
 import type { Problems } from '../problems.js';
 import { parseNsPids } from '../procfs/status.js';
@@ -30,7 +30,7 @@ interface Entry {
 export class PodStatusFiles {
   private readonly byPid = new Map<number, Entry>();
 
-  constructor(private readonly fs: FsRoots, private readonly problems: Problems) {}
+  constructor(private readonly fs: HostFs, private readonly problems: Problems) {}
 
   /** The domain of QEMU `pid` (named `guest` on its command line), as last read; looks again when due. */
   lookup(pid: number, guest: string, now: number): LibvirtDomain | undefined {

@@ -1,8 +1,9 @@
 import { basename } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import type { FsRoots } from '../host-fs.js';
+import type { HostFs } from '../host-fs.js';
 import { FsError } from '../host-fs.js';
-import type { Problems } from '../problems.js';
+import { reasonOf, type Problems } from '../problems.js';
+import type { Source } from '../source.js';
 import { parseLibvirtStatus, type LibvirtDomain } from './status-xml.js';
 
 /**
@@ -22,7 +23,8 @@ const RACY_MS = 1000;
  * last good parse of each file. A half-written or malformed file keeps the previous version and counts an error.
  * Reading happens here, on file events, never on the scrape path.
  */
-export class LibvirtStatusDir {
+export class LibvirtStatusDir implements Source {
+  readonly name = 'libvirt';
   private readonly byFile = new Map<string, LibvirtDomain>();
   /** Version (inode, size, mtime) of the last read of each file, good or bad (or refused: too big, not a file). */
   private readonly readVersion = new Map<string, string>();
@@ -34,7 +36,7 @@ export class LibvirtStatusDir {
   private watcher: FSWatcher | undefined;
   private readonly pending = new Map<string, Promise<void>>();
 
-  constructor(private readonly fs: FsRoots, private readonly problems: Problems, private readonly rescanMs = 5000) {}
+  constructor(private readonly fs: HostFs, private readonly problems: Problems, private readonly rescanMs = 5000) {}
 
   /** Starts watching; resolves once the initial contents have been read. */
   async start(): Promise<void> {
@@ -95,7 +97,7 @@ export class LibvirtStatusDir {
       void watcher.close();
     });
     watcher.on('error', (err) => {
-      this.problems.report('libvirt', 'watch', 'watch', `watching ${dir} failed: ${String(err)}`);
+      this.problems.report('libvirt', 'io', 'watch', `watching ${dir} failed: ${String(err)}`);
     });
     await new Promise<void>((resolve) => watcher.once('ready', () => { resolve(); }));
   }
@@ -141,7 +143,7 @@ export class LibvirtStatusDir {
   /** Runs the operations on one file one after another, in the order their events came. */
   private enqueue(file: string, op: () => Promise<void> | void): void {
     const run = (this.pending.get(file) ?? Promise.resolve()).then(op).catch((err: unknown) => {
-      this.problems.report('libvirt', 'read', `internal:${file}`, `cannot use ${file}: ${String(err)}`);
+      this.problems.report('libvirt', reasonOf(err), `internal:${file}`, `cannot use ${file}: ${String(err)}`);
     });
     this.pending.set(file, run);
     void run.finally(() => {
@@ -164,7 +166,7 @@ export class LibvirtStatusDir {
         return;
       }
       this.failing.add(file);
-      const reason = err instanceof FsError ? (err.kind === 'denied' ? 'denied' : 'read') : 'parse';
+      const reason = reasonOf(err);
       const refused = err instanceof FsError && (err.code === 'EFBIG' || err.code === 'ENOTREG');
       // A file refused for what it is waits for its next version; a denied or failed read is retried by the rescan.
       if (err instanceof FsError && !refused) this.readVersion.delete(file);

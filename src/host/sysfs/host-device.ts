@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import type { FsRoots } from '../host-fs.js';
+import type { HostFs } from '../host-fs.js';
 
 export interface HostDevice {
   /** Kernel name: `sda`, `sda1`, `dm-0`, `nvme0n1`. */
@@ -23,7 +23,7 @@ export function majorMinor(dev: number): string {
  * Returns undefined when no block device backs it (tmpfs, overlay, NFS: an anonymous device, major 0).
  * Throws FsError when the source cannot be looked at.
  */
-export async function resolveHostDevice(fs: FsRoots, source: string): Promise<HostDevice | undefined> {
+export async function resolveHostDevice(fs: HostFs, source: string): Promise<HostDevice | undefined> {
   const hostPath = await fs.resolveHostPath(source);
   const st = await fs.statHost(hostPath);
   if (!st.isBlockDevice && hostPath.startsWith('/dev/')) {

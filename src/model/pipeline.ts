@@ -1,0 +1,89 @@
+import type { Logger } from 'pino';
+import { HostFs, type Roots } from '../host/host-fs.js';
+import { PodStatusFiles } from '../host/libvirt/pod-status.js';
+import { LibvirtStatusDir } from '../host/libvirt/status-dir.js';
+import { Problems } from '../host/problems.js';
+import type { Source } from '../host/source.js';
+import { singleFlight } from '../util/single-flight.js';
+import { Census } from './census.js';
+import { Inventory } from './inventory.js';
+import type { Snapshot } from './snapshot.js';
+import { SnapshotReader } from './snapshot-reader.js';
+import { ThreadSync } from './thread-sync.js';
+
+export interface PipelineOptions {
+  roots: Roots;
+  processPattern: RegExp;
+  /** qemu_threads_peak's sliding window. */
+  peakWindowMs: number;
+  log: Logger;
+}
+
+/** A snapshot and the seconds its read took. */
+export interface TimedSnapshot {
+  snapshot: Snapshot;
+  seconds: number;
+}
+
+/**
+ * The read side, whole: the one host reader, the sources beside it, the inventory of QEMU processes, the thread
+ * sync with its census timer, and the snapshot reader. It hands out snapshots; everything downstream (metrics,
+ * explain, HTTP) only reads them.
+ */
+export class ReadPipeline {
+  readonly fs: HostFs;
+  readonly problems: Problems;
+  readonly inventory: Inventory;
+  private readonly sources: Source[];
+  private readonly threads: ThreadSync;
+  private readonly census: Census;
+  private readonly reader: SnapshotReader;
+  private readonly listeners: ((snap: Snapshot) => void)[] = [];
+
+  /**
+   * One read of every VM by `deadline` (ms since the epoch; `now` is the read's clock); calls made while one is in
+   * flight share it. Every snapshot goes to the listeners (the explain history), so they cost no reads of their own.
+   */
+  readonly snapshot: (deadline: number, now?: number) => Promise<TimedSnapshot>;
+
+  constructor(o: PipelineOptions) {
+    this.fs = new HostFs(o.roots);
+    this.problems = new Problems(o.log);
+    const libvirt = new LibvirtStatusDir(this.fs, this.problems);
+    this.sources = [libvirt];
+    this.inventory = new Inventory(this.fs, o.processPattern, libvirt, this.problems, new PodStatusFiles(this.fs, this.problems));
+    this.threads = new ThreadSync(this.fs, this.inventory, this.problems, o.peakWindowMs);
+    this.census = new Census(this.threads);
+    this.reader = new SnapshotReader(this.fs, this.inventory, this.threads, this.problems);
+    const once = singleFlight(async ({ deadline, now }: { deadline: number; now: number }) => {
+      const t0 = process.hrtime.bigint();
+      const [snapshot] = await Promise.all([this.reader.read(now, deadline), ...this.sources.map((s) => s.collect?.(deadline))]);
+      for (const s of this.sources) if (!s.healthy()) snapshot.failed.add(s.name);
+      for (const listener of this.listeners) listener(snapshot);
+      return { snapshot, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+    });
+    this.snapshot = (deadline, now = Date.now()) => once({ deadline, now });
+  }
+
+  /** Starts the sources and lists every VM's threads once, with their disks resolved: the first snapshot is whole. */
+  async open(now = Date.now()): Promise<void> {
+    await Promise.all(this.sources.map((s) => s.start()));
+    this.threads.sync(now);
+    await this.inventory.settled();
+  }
+
+  /** Syncs every VM's threads each interval, so spawns, exits and peaks between snapshots are seen. */
+  startCensus(intervalMs: number): void {
+    this.census.start(intervalMs);
+  }
+
+  /** Calls `listener` with every snapshot read. */
+  onSnapshot(listener: (snap: Snapshot) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async stop(): Promise<void> {
+    this.census.stop();
+    await Promise.allSettled(this.sources.map((s) => s.stop()));
+  }
+}

@@ -1,0 +1,54 @@
+/** What one read of the host saw: every VM's identity, threads by role, counters, pools and disks. The data model. */
+import type { SourceName } from '../host/problems.js';
+import type { ProcessIo } from '../host/procfs/io.js';
+import type { DiskSpec } from '../host/qemu/disk-spec.js';
+import type { Role } from '../host/qemu/thread-roles.js';
+import type { BlockStat } from '../host/sysfs/block-stat.js';
+import type { VmIdentity } from './identity.js';
+import type { Counters } from './thread-ledger.js';
+
+export const STATES = ['running', 'sleeping', 'disk_sleep', 'stopped', 'zombie', 'idle', 'other'] as const;
+export type State = (typeof STATES)[number];
+
+export interface RoleSnapshot {
+  role: Role;
+  threads: number;
+  peak: number;
+  states: Record<State, number>;
+  totals: Counters;
+  spawns: number;
+  exits: number;
+}
+
+export interface DiskSnapshot {
+  spec: DiskSpec;
+  /** Kernel name of the host block device, '' when none backs the disk. */
+  hostDevice: string;
+  stat: BlockStat | undefined;
+}
+
+export interface VmSnapshot {
+  identity: VmIdentity;
+  pid: number;
+  /** Process start time (ticks after boot): with the PID, names this QEMU process for good. */
+  starttime: number;
+  /** QEMU names the threads (`-name …,debug-threads=on`, or QEMU ≥ 11): names tell roles (otherwise they are inferred). */
+  namedThreads: boolean;
+  roles: RoleSnapshot[];
+  vcpus: { vcpu: number; totals: Counters }[];
+  pools: { pool: string; max: number; threads: number | undefined }[];
+  disks: DiskSnapshot[];
+  cpuTicks: number;
+  rssBytes: number | undefined;
+  io: ProcessIo | undefined;
+}
+
+export interface Snapshot {
+  /** When it was read (ms since the epoch). */
+  at: number;
+  vms: VmSnapshot[];
+  /** The scrape deadline cut the read short: VMs may be missing. */
+  partial: boolean;
+  /** Sources that had a problem during this scrape (or are failing, like a bad libvirt status file). */
+  failed: Set<SourceName>;
+}
