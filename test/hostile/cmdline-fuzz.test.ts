@@ -4,7 +4,7 @@
  * never reaches Object.prototype (`-blockdev __proto__.x=1`).
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { parseCmdline } from '../../src/host/procfs/cmdline.js';
 import { parseQemuCmdline, type QemuCmdline } from '../../src/host/qemu/cmdline.js';
@@ -49,15 +49,15 @@ function assertWellFormed(r: QemuCmdline, argv: readonly string[]): void {
   assert.ok(r.warnings.every((w) => typeof w === 'string'), where);
 }
 
-void describe('fuzz: QEMU command line', () => {
-  void it('hostile tokens anywhere: never throws, labels are strings, Object.prototype untouched', () => {
+describe('fuzz: QEMU command line', () => {
+  test('hostile tokens anywhere: never throws, labels are strings, Object.prototype untouched', () => {
     fc.assert(fc.property(fc.array(HOSTILE, { maxLength: 24 }), (args) => {
       const argv = ['qemu-system-x86_64', ...args];
       assertWellFormed(parseQemuCmdline(argv), argv);
     }), runs(1500));
   });
 
-  void it('real command lines with arguments dropped, cut or replaced: never throws, well formed', () => {
+  test('real command lines with arguments dropped, cut or replaced: never throws, well formed', () => {
     const edit = fc.record({ at: fc.nat(), kind: fc.constantFrom('drop', 'cut', 'replace'), token: HOSTILE, cut: fc.nat() });
     fc.assert(fc.property(fc.constantFrom(...SAMPLES), fc.array(edit, { minLength: 1, maxLength: 6 }), (sample, edits) => {
       const argv = [...sample];
@@ -72,7 +72,7 @@ void describe('fuzz: QEMU command line', () => {
     }), runs(500));
   });
 
-  void it('-name guest=NAME gives back NAME whatever it holds (quotes, backslashes, newlines, commas, U+FFFD)', () => {
+  test('-name guest=NAME gives back NAME whatever it holds (quotes, backslashes, newlines, commas, U+FFFD)', () => {
     const name = fc.string({ minLength: 1, maxLength: 40, unit: 'binary' }).filter((s) => !s.includes('\0'));
     fc.assert(fc.property(name, (n) => {
       const r = parseQemuCmdline(['qemu-system-x86_64', '-name', `guest=${n.replaceAll(',', ',,')},debug-threads=on`]);
@@ -81,7 +81,7 @@ void describe('fuzz: QEMU command line', () => {
     }), runs(500));
   });
 
-  void it('the largest argv Linux allows (2 MB, 128 KB per argument): disks and iothreads capped, with a warning', () => {
+  test('the largest argv Linux allows (2 MB, 128 KB per argument): disks and iothreads capped, with a warning', () => {
     const drives = Array.from({ length: 50_000 }, (_, i) => ['-drive', `file=/i${String(i)}`]).flat();
     const iothreads = Array.from({ length: 5000 }, (_, i) => ['-object', `iothread,id=t${String(i)}`]).flat();
     const t0 = performance.now();

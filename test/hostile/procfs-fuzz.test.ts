@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { ParseError } from '../../src/host/parse-error.js';
 import { parseUint } from '../../src/host/parse-uint.js';
@@ -77,17 +77,17 @@ function withoutPart(sample: string, part: 'line' | 'field', n: number): string 
 }
 
 for (const t of TARGETS) {
-  void describe(`fuzz: ${t.name}`, () => {
+  describe(`fuzz: ${t.name}`, () => {
     const full = new Map(t.samples.map((s) => [s, t.parse(s)]));
 
-    void it('anything (random bytes, random text, edited samples): whole non-negative numbers, or a ParseError', () => {
+    test('anything (random bytes, random text, edited samples): whole non-negative numbers, or a ParseError', () => {
       fc.assert(fc.property(fc.oneof(bytesAsText(400), fc.string({ maxLength: 400 }), edited(t.samples)), (text) => {
         const r = parseOrRefuse(t.parse, text);
         if (r !== undefined) assertSaneNumbers(r, text);
       }), RUNS);
     });
 
-    void it('cut short at every position: the full values, or a ParseError', () => {
+    test('cut short at every position: the full values, or a ParseError', () => {
       for (const [sample, want] of full) {
         for (let k = 0; k < sample.length; k++) {
           const r = parseOrRefuse(t.parse, sample.slice(0, k));
@@ -96,7 +96,7 @@ for (const t of TARGETS) {
       }
     });
 
-    void it('a giant number in place of any number: a ParseError, or a result that does not use it', () => {
+    test('a giant number in place of any number: a ParseError, or a result that does not use it', () => {
       const withRuns = t.samples.filter((s) => digitRuns(s).length > 0);
       fc.assert(fc.property(fc.constantFrom(...withRuns), fc.nat(), giantNumber, (sample, i, giant) => {
         const runs = digitRuns(sample);
@@ -107,7 +107,7 @@ for (const t of TARGETS) {
       }), RUNS);
     });
 
-    void it('a stray byte (NUL, U+FFFD, sign, dot, bracket, colon, letter) anywhere: a ParseError or the same numbers', () => {
+    test('a stray byte (NUL, U+FFFD, sign, dot, bracket, colon, letter) anywhere: a ParseError or the same numbers', () => {
       fc.assert(fc.property(fc.constantFrom(...t.samples), fc.nat(), fc.constantFrom(...STRAY), (sample, at, c) => {
         const pos = at % (sample.length + 1);
         const text = sample.slice(0, pos) + c + sample.slice(pos);
@@ -118,7 +118,7 @@ for (const t of TARGETS) {
 
     const part = t.part;
     if (part) {
-      void it(`a missing ${part}: a ParseError, or the same numbers`, () => {
+      test(`a missing ${part}: a ParseError, or the same numbers`, () => {
         fc.assert(fc.property(fc.constantFrom(...t.samples), fc.nat(), (sample, n) => {
           const text = withoutPart(sample, part, n);
           const r = parseOrRefuse(t.parse, text);
@@ -129,8 +129,8 @@ for (const t of TARGETS) {
   });
 }
 
-void describe('fuzz: parseUint', () => {
-  void it('decimal digits: exactly their value up to 2^53 − 1, else a ParseError', () => {
+describe('fuzz: parseUint', () => {
+  test('decimal digits: exactly their value up to 2^53 − 1, else a ParseError', () => {
     fc.assert(fc.property(fc.oneof(fc.stringMatching(/^\d{1,30}$/), giantNumber), (digits) => {
       const r = parseOrRefuse((s) => parseUint(s, 0, s.length, 'n'), digits);
       if (BigInt(digits) <= BigInt(Number.MAX_SAFE_INTEGER)) assert.equal(r, Number(digits));
@@ -138,25 +138,25 @@ void describe('fuzz: parseUint', () => {
     }), runs(1000));
   });
 
-  void it('anything with a character other than a digit (or nothing): a ParseError', () => {
+  test('anything with a character other than a digit (or nothing): a ParseError', () => {
     fc.assert(fc.property(fc.string({ maxLength: 30, unit: 'binary' }).filter((s) => !/^\d+$/.test(s)), (s) => {
       assert.throws(() => parseUint(s, 0, s.length, 'n'), ParseError);
     }), runs(1000));
   });
 });
 
-void describe('fuzz: libvirt cgroup (a hint: never throws)', () => {
+describe('fuzz: libvirt cgroup (a hint: never throws)', () => {
   const samples = fixtureTexts(/\/cgroup$/);
   const LEAF = /^(emulator|vcpu\d+|iothread\d+)$/;
 
-  void it('anything: a libvirt leaf or nothing', () => {
+  test('anything: a libvirt leaf or nothing', () => {
     fc.assert(fc.property(fc.oneof(bytesAsText(300), fc.string({ maxLength: 300 }), edited(samples)), (text) => {
       const leaf = parseLibvirtCgroup(text);
       assert.ok(leaf === undefined || LEAF.test(leaf), `${String(leaf)} from ${JSON.stringify(text)}`);
     }), RUNS);
   });
 
-  void it('cut short at every position: the full leaf or nothing (never vcpu1 for vcpu12)', () => {
+  test('cut short at every position: the full leaf or nothing (never vcpu1 for vcpu12)', () => {
     const withLeaf = [...samples, '0::/machine.slice/machine-qemu\\x2d1\\x2dlab.scope/libvirt/vcpu12\n'];
     for (const sample of withLeaf) {
       const want = parseLibvirtCgroup(sample);
@@ -168,14 +168,14 @@ void describe('fuzz: libvirt cgroup (a hint: never throws)', () => {
   });
 });
 
-void describe('fuzz: /proc/PID/cmdline (never throws)', () => {
-  void it('arguments joined with NULs come back as they were', () => {
+describe('fuzz: /proc/PID/cmdline (never throws)', () => {
+  test('arguments joined with NULs come back as they were', () => {
     fc.assert(fc.property(fc.array(fc.string({ unit: 'binary' }).filter((s) => !s.includes('\0')), { minLength: 1, maxLength: 20 }), (argv) => {
       assert.deepEqual(parseCmdline(`${argv.join('\0')}\0`), argv);
     }), RUNS);
   });
 
-  void it('anything: a list of strings', () => {
+  test('anything: a list of strings', () => {
     fc.assert(fc.property(bytesAsText(400), (text) => {
       assert.ok(parseCmdline(text).every((a) => typeof a === 'string'));
     }), RUNS);

@@ -4,7 +4,7 @@
  * where it is used.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { parseLibvirtStatus, type LibvirtDomain } from '../../src/host/libvirt/status-xml.js';
 import {
@@ -21,15 +21,15 @@ function assertWellFormed(d: LibvirtDomain, input: string): void {
   for (const t of d.iothreads) assert.equal(typeof t.id, 'string', input);
 }
 
-void describe('fuzz: libvirt status XML', () => {
-  void it('anything (random bytes, random text, edited status files): a well-formed domain or a ParseError', () => {
+describe('fuzz: libvirt status XML', () => {
+  test('anything (random bytes, random text, edited status files): a well-formed domain or a ParseError', () => {
     fc.assert(fc.property(fc.oneof(bytesAsText(300), fc.string({ maxLength: 300 }), edited(SAMPLES)), (xml) => {
       const d = parseOrRefuse(parseLibvirtStatus, xml);
       if (d) assertWellFormed(d, xml);
     }), runs(300));
   });
 
-  void it('cut short anywhere inside the root element: a ParseError (libvirt mid-write)', () => {
+  test('cut short anywhere inside the root element: a ParseError (libvirt mid-write)', () => {
     fc.assert(fc.property(fc.constantFrom(...SAMPLES), fc.nat(), (xml, at) => {
       const end = xml.trimEnd().length;
       const cut = xml.slice(0, at % end);
@@ -37,7 +37,7 @@ void describe('fuzz: libvirt status XML', () => {
     }), runs(300));
   });
 
-  void it('a giant number in place of any number: a ParseError, or a result that does not use it', () => {
+  test('a giant number in place of any number: a ParseError, or a result that does not use it', () => {
     fc.assert(fc.property(fc.constantFrom(...SAMPLES), fc.nat(), giantNumber, (xml, i, giant) => {
       const numbers = digitRuns(xml);
       const { start, end } = numbers[i % numbers.length]!;
@@ -47,7 +47,7 @@ void describe('fuzz: libvirt status XML', () => {
     }), runs(300));
   });
 
-  void it('a stray byte anywhere: a ParseError, or the same numbers', () => {
+  test('a stray byte anywhere: a ParseError, or the same numbers', () => {
     fc.assert(fc.property(fc.constantFrom(...SAMPLES), fc.nat(), fc.constantFrom(...STRAY, '<', '>', '&', "'", '"'), (xml, at, c) => {
       const pos = at % (xml.length + 1);
       const text = xml.slice(0, pos) + c + xml.slice(pos);
@@ -56,7 +56,7 @@ void describe('fuzz: libvirt status XML', () => {
     }), runs(300));
   });
 
-  void it('an entity declaration or DOCTYPE anywhere: a ParseError, whatever it declares', () => {
+  test('an entity declaration or DOCTYPE anywhere: a ParseError, whatever it declares', () => {
     const decl = fc.constantFrom(
       '<!DOCTYPE domstatus>', '<!DOCTYPE domstatus SYSTEM "http://127.0.0.1:1/x.dtd">', '<!doctype domstatus>',
       '<!DOCTYPE d [<!ENTITY x "y">]>', '<!ENTITY x SYSTEM "file:///etc/shadow">', '<!DOCTYPE d [<!ENTITY % p SYSTEM "x"> %p;]>',

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseLibvirtStatus } from '../../src/host/libvirt/status-xml.js';
@@ -25,8 +25,8 @@ function rejects(xml: string, message: RegExp): void {
   assert.throws(() => parseLibvirtStatus(xml), (err: unknown) => err instanceof ParseError && message.test(err.message));
 }
 
-void describe('parseLibvirtStatus on real files', () => {
-  void it('reads a libvirt 9 status file', () => {
+describe('parseLibvirtStatus on real files', () => {
+  test('reads a libvirt 9 status file', () => {
     assert.deepEqual(parseLibvirtStatus(STATUS), {
       name: 'labvm',
       uuid: '5a1b0e7e-1ab0-4a11-b0c5-000000000001',
@@ -38,7 +38,7 @@ void describe('parseLibvirtStatus on real files', () => {
     });
   });
 
-  void it('reads a status file with <iothreadids>', () => {
+  test('reads a status file with <iothreadids>', () => {
     assert.deepEqual(parseLibvirtStatus(STATUS_IOTHREADIDS), {
       name: 'labvm',
       uuid: '5a1b0e7e-1ab0-4a11-b0c5-000000000001',
@@ -50,7 +50,7 @@ void describe('parseLibvirtStatus on real files', () => {
     });
   });
 
-  void it('reads a bare <domain> (virsh dumpxml) with a passthrough LUN', () => {
+  test('reads a bare <domain> (virsh dumpxml) with a passthrough LUN', () => {
     const d = parseLibvirtStatus(DUMPXML_VM1);
     assert.ok(!('pid' in d));
     assert.equal(d.name, 'vm1');
@@ -69,8 +69,8 @@ void describe('parseLibvirtStatus on real files', () => {
   });
 });
 
-void describe('parseLibvirtStatus refuses what is not a complete domain', () => {
-  void it('refuses a file cut anywhere before its end (a half-written status file)', () => {
+describe('parseLibvirtStatus refuses what is not a complete domain', () => {
+  test('refuses a file cut anywhere before its end (a half-written status file)', () => {
     for (const xml of [STATUS, DUMPXML_VM1]) {
       const end = xml.lastIndexOf('>');
       const offsets = [0, 1, 5, 100, 250, end - 1];
@@ -82,7 +82,7 @@ void describe('parseLibvirtStatus refuses what is not a complete domain', () => 
     }
   });
 
-  void it('refuses another root, several roots, or no XML at all', () => {
+  test('refuses another root, several roots, or no XML at all', () => {
     rejects("<network><name>default</name><uuid>u</uuid></network>", /root element <network>/);
     rejects('<domain><name>a</name><uuid>u</uuid></domain><domain><name>b</name><uuid>u</uuid></domain>', /root/);
     rejects('<domain><name>a</name><uuid>u</uuid></domain><network/>', /single root/);
@@ -91,24 +91,24 @@ void describe('parseLibvirtStatus refuses what is not a complete domain', () => 
     rejects('{"name":"vm"}', /malformed/);
   });
 
-  void it('refuses a domain without name or uuid, and a domstatus without domain', () => {
+  test('refuses a domain without name or uuid, and a domstatus without domain', () => {
     rejects('<domain><uuid>u</uuid></domain>', /without <name>/);
     rejects('<domain><name>vm</name><uuid/></domain>', /vm without <uuid>/);
     rejects("<domstatus pid='1'><vcpus/></domstatus>", /without <domain>/);
   });
 
-  void it('refuses numbers that are not numbers', () => {
+  test('refuses numbers that are not numbers', () => {
     rejects("<domstatus pid='abc'><domain><name>a</name><uuid>u</uuid></domain></domstatus>", /pid.*"abc"/);
     rejects(domain('<iothreads>x</iothreads>'), /<iothreads> is not a number/);
     rejects(domain('<iothreads>100000000</iothreads>'), /not plausible/);
     rejects(domain("<iothreadids><iothread/></iothreadids>"), /without id/);
   });
 
-  void it('refuses a disk without a target', () => {
+  test('refuses a disk without a target', () => {
     rejects(domain('', "<disk type='file' device='disk'><source file='/a'/></disk>"), /without <target dev>/);
   });
 
-  void it('refuses DOCTYPE and entity declarations quickly (billion laughs)', () => {
+  test('refuses DOCTYPE and entity declarations quickly (billion laughs)', () => {
     const lol = ['<!DOCTYPE lolz [', '<!ENTITY lol "lol">'];
     for (let i = 1; i <= 9; i++) lol.push(`<!ENTITY lol${i} "${`&lol${i === 1 ? '' : i - 1};`.repeat(10)}">`);
     const bomb = `<?xml version="1.0"?>\n${lol.join('\n')}\n]>\n${domain('<description>&lol9;</description>')}`;
@@ -119,8 +119,8 @@ void describe('parseLibvirtStatus refuses what is not a complete domain', () => 
   });
 });
 
-void describe('parseLibvirtStatus details', () => {
-  void it('accepts double quotes, a declaration and comments', () => {
+describe('parseLibvirtStatus details', () => {
+  test('accepts double quotes, a declaration and comments', () => {
     const xml = `<?xml version="1.0" encoding="UTF-8"?>\n<!-- generated -->\n<domstatus state="running" pid="42">
       <vcpus><vcpu id="0" pid="43"/><vcpu id="1" pid="44"/></vcpus>
       <domain type="kvm"><name>dq</name><uuid>11111111-2222-3333-4444-555555555555</uuid>
@@ -137,7 +137,7 @@ void describe('parseLibvirtStatus details', () => {
     });
   });
 
-  void it('reads thread_pool_max of iothreads and of the default iothread', () => {
+  test('reads thread_pool_max of iothreads and of the default iothread', () => {
     const d = parseLibvirtStatus(domain(`<iothreads>4</iothreads>
       <iothreadids><iothread id='3' thread_pool_min='2' thread_pool_max='16'/><iothread id='1'/></iothreadids>
       <defaultiothread thread_pool_min='0' thread_pool_max='8'/>`));
@@ -146,13 +146,13 @@ void describe('parseLibvirtStatus details', () => {
     assert.equal(d.mainLoopPoolMax, 8);
   });
 
-  void it('skips a vCPU without a thread', () => {
+  test('skips a vCPU without a thread', () => {
     const d = parseLibvirtStatus("<domstatus pid='7'><vcpus><vcpu id='0' pid='8'/><vcpu id='1'/><vcpu id='2' pid='0'/></vcpus>" +
       '<domain><name>a</name><uuid>u</uuid></domain></domstatus>');
     assert.deepEqual(d.vcpuTids, new Map([[8, 0]]));
   });
 
-  void it('finds the iothread of a disk: its own, else its SCSI controller', () => {
+  test('finds the iothread of a disk: its own, else its SCSI controller', () => {
     const d = parseLibvirtStatus(domain('<iothreads>2</iothreads>', `
       <disk type='file' device='disk'><driver name='qemu' iothread='2'/><source file='/a'/><target dev='vda' bus='virtio'/></disk>
       <disk type='file' device='disk'><source file='/b'/><target dev='sda' bus='scsi'/><address type='drive' controller='1' unit='0'/></disk>
@@ -166,7 +166,7 @@ void describe('parseLibvirtStatus details', () => {
     assert.deepEqual(d.disks.map((x) => [x.name, x.iothread]), [['vda', 'iothread2'], ['sda', 'iothread1'], ['sdb', 'iothread2'], ['sdc', ''], ['vdb', '']]);
   });
 
-  void it('gives network and empty disks no source, and decodes entities', () => {
+  test('gives network and empty disks no source, and decodes entities', () => {
     const d = parseLibvirtStatus(`<domain><name>a&amp;b</name><uuid>u</uuid><devices>
       <disk type='network' device='disk'><source protocol='rbd' name='pool/img'><host name='mon1'/></source><target dev='vdc' bus='virtio'/></disk>
       <disk type='file' device='cdrom'><target dev='sdd' bus='sata'/></disk>
@@ -179,29 +179,29 @@ void describe('parseLibvirtStatus details', () => {
     ]);
   });
 
-  void it('reads a domain without devices', () => {
+  test('reads a domain without devices', () => {
     const d = parseLibvirtStatus('<domain><name>bare</name><uuid>u</uuid></domain>');
     assert.deepEqual(d, { name: 'bare', uuid: 'u', vcpuTids: new Map(), iothreads: [], disks: [], kubevirt: false });
   });
 });
 
-void describe('parseLibvirtStatus: what the layer above libvirt wrote into <metadata>', () => {
+describe('parseLibvirtStatus: what the layer above libvirt wrote into <metadata>', () => {
   const withMetadata = (metadata: string) => parseLibvirtStatus(`<domstatus state='running' pid='42'><domain type='kvm'>
     <name>instance-0000002a</name><uuid>u</uuid>${metadata}</domain></domstatus>`);
 
-  void it("Nova's instance: display name, project and flavor (nova/virt/libvirt/config.py, as Nova 32 writes it)", () => {
+  test("Nova's instance: display name, project and flavor (nova/virt/libvirt/config.py, as Nova 32 writes it)", () => {
     const xml = readFileSync(new URL('../fixtures/samples/platforms/nova-metadata.xml', import.meta.url), 'utf8');
     assert.deepEqual(withMetadata(xml).nova, { name: 'web01', project: 'webteam', flavor: 'm1.small' });
   });
 
-  void it('the namespace is matched by its declaration, not by the prefix', () => {
+  test('the namespace is matched by its declaration, not by the prefix', () => {
     const d = withMetadata(`<metadata><os:instance xmlns:os="http://openstack.org/xmlns/libvirt/nova/1.1"><os:name>db</os:name>
       <os:flavor name="m1.large"/><os:owner><os:project uuid="p">ops</os:project></os:owner></os:instance></metadata>`);
     assert.deepEqual(d.nova, { name: 'db', project: 'ops', flavor: 'm1.large' });
     assert.equal(withMetadata(`<metadata><nova:instance xmlns:nova="http://example.com/not-nova"><nova:name>x</nova:name></nova:instance></metadata>`).nova, undefined);
   });
 
-  void it("KubeVirt's element marks a VMI (its uid has been empty since KubeVirt 0.59)", () => {
+  test("KubeVirt's element marks a VMI (its uid has been empty since KubeVirt 0.59)", () => {
     assert.equal(withMetadata(`<metadata><kubevirt xmlns="http://kubevirt.io"><uid></uid></kubevirt></metadata>`).kubevirt, true);
     assert.equal(withMetadata('').kubevirt, false);
   });

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseLibvirtCgroup } from '../../src/host/procfs/cgroup.js';
 
@@ -32,39 +32,39 @@ const V1_LIBVIRT = (leaf: string) => `9:name=systemd:/
 
 const SCOPE = '/machine.slice/machine-qemu\\x2d1\\x2dlabvm.scope';
 
-void describe('parseLibvirtCgroup', () => {
-  void it('returns undefined outside libvirt (real hybrid file, pure v2 root, empty file)', () => {
+describe('parseLibvirtCgroup', () => {
+  test('returns undefined outside libvirt (real hybrid file, pure v2 root, empty file)', () => {
     assert.equal(parseLibvirtCgroup(SELF_HYBRID), undefined);
     assert.equal(parseLibvirtCgroup('0::/\n'), undefined);
     assert.equal(parseLibvirtCgroup('0::/system.slice/sshd.service\n'), undefined);
     assert.equal(parseLibvirtCgroup(''), undefined);
   });
 
-  void it('reads the v1 layout of the libvirt 9.0 sample (vcpu0, vcpu1, iothread1, emulator)', () => {
+  test('reads the v1 layout of the libvirt 9.0 sample (vcpu0, vcpu1, iothread1, emulator)', () => {
     for (const leaf of ['vcpu0', 'vcpu1', 'iothread1', 'emulator']) {
       assert.equal(parseLibvirtCgroup(V1_LIBVIRT(leaf)), leaf);
     }
   });
 
-  void it('reads a v1 file with co-mounted cpu,cpuacct', () => {
+  test('reads a v1 file with co-mounted cpu,cpuacct', () => {
     assert.equal(parseLibvirtCgroup('4:cpu,cpuacct:/machine/qemu-1-labvm.libvirt-qemu/vcpu0\n'), 'vcpu0');
     assert.equal(parseLibvirtCgroup('11:cpuset:/machine/qemu-12-db.libvirt-qemu/iothread12\n'), 'iothread12');
   });
 
-  void it('reads the v2 systemd layout with the nested libvirt group (\\x2d escapes)', () => {
+  test('reads the v2 systemd layout with the nested libvirt group (\\x2d escapes)', () => {
     assert.equal(parseLibvirtCgroup(`0::${SCOPE}/libvirt/vcpu0\n`), 'vcpu0');
     assert.equal(parseLibvirtCgroup(`0::${SCOPE}/libvirt/iothread1\n`), 'iothread1');
     assert.equal(parseLibvirtCgroup(`0::${SCOPE}/libvirt/emulator\n`), 'emulator');
   });
 
-  void it('reads the older systemd layout (leaf directly in the scope) and the non-systemd v2 layout', () => {
+  test('reads the older systemd layout (leaf directly in the scope) and the non-systemd v2 layout', () => {
     assert.equal(parseLibvirtCgroup(`0::${SCOPE}/vcpu1\n`), 'vcpu1');
     assert.equal(parseLibvirtCgroup('0::/machine/qemu-1-labvm.libvirt-qemu/emulator\n'), 'emulator');
     assert.equal(parseLibvirtCgroup(`3:cpu,cpuacct:${SCOPE}/libvirt/vcpu2\n`), 'vcpu2');
     assert.equal(parseLibvirtCgroup('0::/machine/tenant-a/qemu-3-web.libvirt-qemu/vcpu0\n'), 'vcpu0');
   });
 
-  void it('prefers the 0:: line, then a cpu/cpuacct/cpuset line, then any line', () => {
+  test('prefers the 0:: line, then a cpu/cpuacct/cpuset line, then any line', () => {
     const hybrid = `4:memory:/machine/qemu-1-labvm.libvirt-qemu/emulator\n1:cpu:/machine/qemu-1-labvm.libvirt-qemu/vcpu0\n`;
     assert.equal(parseLibvirtCgroup(`${hybrid}0::${SCOPE}/libvirt/vcpu1\n`), 'vcpu1');
     assert.equal(parseLibvirtCgroup(`${hybrid}0::${SCOPE}\n`), 'vcpu0'); // 0:: yields no leaf
@@ -72,7 +72,7 @@ void describe('parseLibvirtCgroup', () => {
     assert.equal(parseLibvirtCgroup('4:memory:/machine/qemu-1-labvm.libvirt-qemu/emulator\n1:cpu:/\n0::/\n'), 'emulator');
   });
 
-  void it('rejects paths that are not a libvirt QEMU thread group', () => {
+  test('rejects paths that are not a libvirt QEMU thread group', () => {
     for (const text of [
       `0::${SCOPE}\n`,                                                  // the VM scope itself
       `0::${SCOPE}/libvirt\n`,                                          // the nested group itself
@@ -94,12 +94,12 @@ void describe('parseLibvirtCgroup', () => {
     }
   });
 
-  void it('skips garbage lines instead of throwing', () => {
+  test('skips garbage lines instead of throwing', () => {
     assert.equal(parseLibvirtCgroup('garbage\n:\n::\n\n'), undefined);
     assert.equal(parseLibvirtCgroup(`garbage\n0::${SCOPE}/libvirt/vcpu3\n`), 'vcpu3');
   });
 
-  void it('ignores a last line without its newline: it may have been cut (vcpu12 → vcpu1)', () => {
+  test('ignores a last line without its newline: it may have been cut (vcpu12 → vcpu1)', () => {
     assert.equal(parseLibvirtCgroup(`0::${SCOPE}/libvirt/vcpu1`), undefined);
   });
 });

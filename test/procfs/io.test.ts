@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIo } from '../../src/host/procfs/io.js';
 import { ParseError } from '../../src/host/parse-error.js';
@@ -13,28 +13,28 @@ write_bytes: 24576
 cancelled_write_bytes: 0
 `;
 
-void describe('parseIo', () => {
-  void it('reads a QEMU process', () => {
+describe('parseIo', () => {
+  test('reads a QEMU process', () => {
     assert.deepEqual(parseIo(QEMU), {
       rchar: 272374, wchar: 38, syscr: 6, syscw: 6, readBytes: 565248, writeBytes: 24576, cancelledWriteBytes: 0,
     });
   });
 
-  void it('reads /proc/self/io (zeros), counters beyond 2^32', () => {
+  test('reads /proc/self/io (zeros), counters beyond 2^32', () => {
     const text = 'rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n';
     assert.equal(parseIo(text).rchar, 6976);
     assert.equal(parseIo(QEMU.replace('rchar: 272374', 'rchar: 1099511627776')).rchar, 1099511627776);
   });
 
-  void it('refuses a last line without its newline: its number may have been cut', () => {
+  test('refuses a last line without its newline: its number may have been cut', () => {
     assert.throws(() => parseIo(QEMU.trimEnd()), ParseError);
   });
 
-  void it('ignores unknown keys', () => {
+  test('ignores unknown keys', () => {
     assert.equal(parseIo(`future_key: 5\n${QEMU}`).wchar, 38);
   });
 
-  void it('throws ParseError on malformed input', () => {
+  test('throws ParseError on malformed input', () => {
     for (const bad of [
       '',
       'garbage\n',

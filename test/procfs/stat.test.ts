@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { parseStat } from '../../src/host/procfs/stat.js';
@@ -26,8 +26,8 @@ const KTHREADD =
   '2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 24 0 0 18446744073709551615 0 0 0 0 0 0 0 ' +
   '2147483647 0 1 0 0 0 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n';
 
-void describe('parseStat', () => {
-  void it('reads a QEMU vCPU thread whose comm holds a space and a slash', () => {
+describe('parseStat', () => {
+  test('reads a QEMU vCPU thread whose comm holds a space and a slash', () => {
     assert.deepEqual(parseStat(QEMU_VCPU), {
       comm: 'CPU 0/KVM', state: 'S', flags: 138412224, utimeTicks: 0, stimeTicks: 0,
       numThreads: 4, starttimeTicks: 32996, rssPages: 5268,
@@ -35,60 +35,60 @@ void describe('parseStat', () => {
     assert.equal(parseStat(QEMU_IOTHREAD).comm, 'IO iothread1');
   });
 
-  void it('reads /proc/self/stat', () => {
+  test('reads /proc/self/stat', () => {
     assert.deepEqual(parseStat(SELF), {
       comm: 'cat', state: 'R', flags: 4194304, utimeTicks: 0, stimeTicks: 0,
       numThreads: 1, starttimeTicks: 28442, rssPages: 354,
     });
   });
 
-  void it('reads utime, stime and num_threads from a busy thread', () => {
+  test('reads utime, stime and num_threads from a busy thread', () => {
     assert.deepEqual(parseStat(BUSY_THREAD), {
       comm: 'tokio-rt-worker', state: 'S', flags: 4194624, utimeTicks: 12, stimeTicks: 63,
       numThreads: 13, starttimeTicks: 122, rssPages: 3172,
     });
   });
 
-  void it('reads a kernel thread (rss 0)', () => {
+  test('reads a kernel thread (rss 0)', () => {
     const s = parseStat(KTHREADD);
     assert.equal(s.comm, 'kthreadd');
     assert.equal(s.rssPages, 0);
     assert.equal(s.starttimeTicks, 24);
   });
 
-  void it('takes the comm up to the LAST ")" (comm "a) b (c")', () => {
+  test('takes the comm up to the LAST ")" (comm "a) b (c")', () => {
     const s = parseStat(SELF.replace('(cat)', '(a) b (c)'));
     assert.equal(s.comm, 'a) b (c');
     assert.equal(s.state, 'R');
     assert.equal(s.starttimeTicks, 28442);
   });
 
-  void it('is not fooled by a comm that looks like stat fields', () => {
+  test('is not fooled by a comm that looks like stat fields', () => {
     const s = parseStat(QEMU_VCPU.replace('(CPU 0/KVM)', '(x) Z 9 9 9 9)'));
     assert.equal(s.comm, 'x) Z 9 9 9 9');
     assert.equal(s.state, 'S');
     assert.equal(s.numThreads, 4);
   });
 
-  void it('accepts an empty comm and a line without trailing newline', () => {
+  test('accepts an empty comm and a line without trailing newline', () => {
     const s = parseStat(SELF.replace('(cat)', '()').trimEnd());
     assert.equal(s.comm, '');
     assert.equal(s.rssPages, 354);
   });
 
-  void it('reads counters beyond 2^32', () => {
+  test('reads counters beyond 2^32', () => {
     const fields = SELF.split(' ');
     fields[13] = '8589934592'; // utime, field 14
     assert.equal(parseStat(fields.join(' ')).utimeTicks, 8589934592);
   });
 
-  void it('stops at field 24: a line cut after the blank that ends rss parses, one cut right after its digits does not', () => {
+  test('stops at field 24: a line cut after the blank that ends rss parses, one cut right after its digits does not', () => {
     const cut = SELF.split(' ').slice(0, 24).join(' ');
     assert.equal(parseStat(`${cut} `).rssPages, 354);
     assert.throws(() => parseStat(cut), ParseError, 'rss may have lost digits');
   });
 
-  void it('throws ParseError on malformed input', () => {
+  test('throws ParseError on malformed input', () => {
     const fields = SELF.split(' ');
     const withField = (n: number, v: string) => fields.map((f, i) => (i === n - 1 ? v : f)).join(' ');
     for (const bad of [
@@ -110,7 +110,7 @@ void describe('parseStat', () => {
     }
   });
 
-  void it('round-trips any comm and any safe field values', () => {
+  test('round-trips any comm and any safe field values', () => {
     const comm = fc.string({ maxLength: 64 }).filter((s) => !s.includes('\n'));
     const u = fc.maxSafeNat();
     fc.assert(fc.property(comm, fc.constantFrom('R', 'S', 'D', 'Z', 'I'), u, u, u, u, u, u,

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseStatus } from '../../src/host/procfs/status.js';
 import { ParseError } from '../../src/host/parse-error.js';
@@ -118,36 +118,36 @@ voluntary_ctxt_switches:\t329
 nonvoluntary_ctxt_switches:\t22
 `;
 
-void describe('parseStatus', () => {
-  void it('reads a QEMU vCPU thread', () => {
+describe('parseStatus', () => {
+  test('reads a QEMU vCPU thread', () => {
     assert.deepEqual(parseStatus(QEMU_VCPU), { voluntaryCtxtSwitches: 6, nonvoluntaryCtxtSwitches: 0, vmRssBytes: 21324 * 1024 });
   });
 
-  void it('reads /proc/1/status', () => {
+  test('reads /proc/1/status', () => {
     assert.deepEqual(parseStatus(INIT), { voluntaryCtxtSwitches: 329, nonvoluntaryCtxtSwitches: 22, vmRssBytes: 12524 * 1024 });
   });
 
-  void it('leaves vmRssBytes absent for a kernel thread', () => {
+  test('leaves vmRssBytes absent for a kernel thread', () => {
     const s = parseStatus(KTHREADD);
     assert.deepEqual(s, { voluntaryCtxtSwitches: 58, nonvoluntaryCtxtSwitches: 0 });
     assert.ok(!('vmRssBytes' in s));
   });
 
-  void it('does not take nonvoluntary_ctxt_switches for voluntary_ctxt_switches', () => {
+  test('does not take nonvoluntary_ctxt_switches for voluntary_ctxt_switches', () => {
     const text = 'Name:\tx\nnonvoluntary_ctxt_switches:\t7\nvoluntary_ctxt_switches:\t3\n';
     assert.deepEqual(parseStatus(text), { voluntaryCtxtSwitches: 3, nonvoluntaryCtxtSwitches: 7 });
   });
 
-  void it('reads counters beyond 2^32', () => {
+  test('reads counters beyond 2^32', () => {
     const text = 'Name:\tx\nvoluntary_ctxt_switches:\t4294967296\nnonvoluntary_ctxt_switches:\t9007199254740991\n';
     assert.deepEqual(parseStatus(text), { voluntaryCtxtSwitches: 4294967296, nonvoluntaryCtxtSwitches: 9007199254740991 });
   });
 
-  void it('refuses a file without its last newline: the last counter may have been cut', () => {
+  test('refuses a file without its last newline: the last counter may have been cut', () => {
     assert.throws(() => parseStatus(QEMU_VCPU.trimEnd()), ParseError);
   });
 
-  void it('throws ParseError on malformed input', () => {
+  test('throws ParseError on malformed input', () => {
     for (const bad of [
       '',
       'garbage',

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
@@ -22,8 +22,8 @@ function disk(spec: Partial<DiskSpec> & { name: string }): DiskSpec {
   return { bus: '', deviceType: 'disk', source: '', cache: 'default', io: 'default', iothread: '', ...spec };
 }
 
-void describe('parseQemuCmdline on real command lines', () => {
-  void it('reads libvirt 9 JSON -blockdev/-device syntax (labvm)', () => {
+describe('parseQemuCmdline on real command lines', () => {
+  test('reads libvirt 9 JSON -blockdev/-device syntax (labvm)', () => {
     assert.deepEqual(parseQemuCmdline(sampleArgv('libvirt-9.0-kvm')), {
       name: 'labvm',
       uuid: '5a1b0e7e-1ab0-4a11-b0c5-000000000001',
@@ -38,7 +38,7 @@ void describe('parseQemuCmdline on real command lines', () => {
     });
   });
 
-  void it('reads legacy -drive/-device k=v syntax with a passthrough LUN (report-vm1)', () => {
+  test('reads legacy -drive/-device k=v syntax with a passthrough LUN (report-vm1)', () => {
     assert.deepEqual(parseQemuCmdline(sampleArgv('report-vm1')), {
       name: 'vm1',
       uuid: 'e7b9aea0-564d-424b-bc87-9bb5375657f7',
@@ -58,39 +58,39 @@ void describe('parseQemuCmdline on real command lines', () => {
   });
 });
 
-void describe('parseQemuCmdline: identity', () => {
-  void it('reads -name guest=, with ",," as a literal comma', () => {
+describe('parseQemuCmdline: identity', () => {
+  test('reads -name guest=, with ",," as a literal comma', () => {
     const r = parse('-name', 'guest=a,,b,debug-threads=off');
     assert.equal(r.name, 'a,b');
     assert.equal(r.debugThreads, false);
   });
 
-  void it('reads the legacy -name NAME form, escapes included', () => {
+  test('reads the legacy -name NAME form, escapes included', () => {
     assert.equal(parse('-name', 'vm2').name, 'vm2');
     assert.equal(parse('-name', 'a,,b,process=qemu-a').name, 'a,b');
     assert.equal(parse('-name', 'vm2').debugThreads, false);
   });
 
-  void it('reads -name guest=x,process=y and a bare debug-threads flag', () => {
+  test('reads -name guest=x,process=y and a bare debug-threads flag', () => {
     const r = parse('-name', 'guest=x,process=y,debug-threads');
     assert.equal(r.name, 'x');
     assert.equal(r.debugThreads, true);
   });
 
-  void it('merges repeated -name options and takes the last -uuid, like QEMU', () => {
+  test('merges repeated -name options and takes the last -uuid, like QEMU', () => {
     const r = parse('-name', 'guest=a', '-uuid', 'u1', '-name', 'debug-threads=on', '-uuid', 'u2');
     assert.equal(r.name, 'a');
     assert.equal(r.debugThreads, true);
     assert.equal(r.uuid, 'u2');
   });
 
-  void it('accepts --opt as well as -opt', () => {
+  test('accepts --opt as well as -opt', () => {
     const r = parse('--name', 'guest=vm3', '--uuid', '00000000-0000-0000-0000-000000000003');
     assert.equal(r.name, 'vm3');
     assert.equal(r.uuid, '00000000-0000-0000-0000-000000000003');
   });
 
-  void it('leaves name and uuid unset when absent', () => {
+  test('leaves name and uuid unset when absent', () => {
     const r = parse('-m', '256', '-S');
     assert.equal(r.name, undefined);
     assert.equal(r.uuid, undefined);
@@ -99,8 +99,8 @@ void describe('parseQemuCmdline: identity', () => {
   });
 });
 
-void describe('parseQemuCmdline: option splitting', () => {
-  void it('does not let flags swallow the next argument', () => {
+describe('parseQemuCmdline: option splitting', () => {
+  test('does not let flags swallow the next argument', () => {
     const r = parse('-S', '-name', 'vm', '-no-user-config', '-nodefaults', '-no-shutdown', '-no-hpet',
       '-enable-kvm', '-daemonize', '-snapshot', '-uuid', 'u', '-no-reboot', '-drive', 'file=/a.img,if=virtio');
     assert.equal(r.name, 'vm');
@@ -108,58 +108,58 @@ void describe('parseQemuCmdline: option splitting', () => {
     assert.deepEqual(r.disks.map((d) => d.source), ['/a.img']);
   });
 
-  void it('reads a bare argument after a flag as a disk image, like QEMU (-hda)', () => {
+  test('reads a bare argument after a flag as a disk image, like QEMU (-hda)', () => {
     const r = parse('-snapshot', '/images/disk.img', '-m', '512');
     assert.deepEqual(r.disks, [disk({ name: 'ide0-hd0', bus: 'ide', source: '/images/disk.img' })]);
   });
 
-  void it('lets an unknown option take a value, unless the next argument is an option', () => {
+  test('lets an unknown option take a value, unless the next argument is an option', () => {
     const r = parse('-some-new-option', 'value', '-some-new-flag', '-name', 'vm', '-foo', 'bar');
     assert.equal(r.name, 'vm');
     assert.deepEqual(r.disks, []);
   });
 
-  void it('always gives the options it reads their value, even one starting with "-"', () => {
+  test('always gives the options it reads their value, even one starting with "-"', () => {
     assert.equal(parse('-name', '-odd-').name, '-odd-');
     assert.deepEqual(parse('-drive', 'file=-foo,if=virtio').disks.map((d) => d.source), ['-foo']);
   });
 
-  void it('warns about a value missing at the end', () => {
+  test('warns about a value missing at the end', () => {
     const r = parse('-name');
     assert.equal(r.name, undefined);
     assert.deepEqual(r.warnings, ['-name: missing value']);
   });
 
-  void it('returns an empty model for an empty argv or a bare binary', () => {
+  test('returns an empty model for an empty argv or a bare binary', () => {
     const empty = { debugThreads: false, qemuOptions: false, iothreads: [], disks: [], warnings: [] };
     assert.deepEqual(parseQemuCmdline([]), empty);
     assert.deepEqual(parseQemuCmdline(['qemu-kvm']), empty);
   });
 });
 
-void describe('parseQemuCmdline: iothreads and pools', () => {
-  void it('reads iothreads and thread-pool-max in key=value syntax', () => {
+describe('parseQemuCmdline: iothreads and pools', () => {
+  test('reads iothreads and thread-pool-max in key=value syntax', () => {
     const r = parse('-object', 'iothread,id=iothread1', '-object', 'iothread,id=iothread2,thread-pool-max=16',
       '-object', 'main-loop,id=main-loop,thread-pool-max=8', '-object', 'secret,id=s0,data=x');
     assert.deepEqual(r.iothreads, [{ id: 'iothread1' }, { id: 'iothread2', poolMax: 16 }]);
     assert.equal(r.mainLoopPoolMax, 8);
   });
 
-  void it('reads iothreads and thread-pool-max in JSON syntax', () => {
+  test('reads iothreads and thread-pool-max in JSON syntax', () => {
     const r = parse('-object', '{"qom-type":"iothread","id":"io1","thread-pool-max":32}',
       '-object', '{"qom-type":"main-loop","id":"ml","thread-pool-min":0,"thread-pool-max":4}');
     assert.deepEqual(r.iothreads, [{ id: 'io1', poolMax: 32 }]);
     assert.equal(r.mainLoopPoolMax, 4);
   });
 
-  void it('ignores an iothread without id and warns about a bad thread-pool-max', () => {
+  test('ignores an iothread without id and warns about a bad thread-pool-max', () => {
     const r = parse('-object', 'iothread', '-object', 'iothread,id=io1,thread-pool-max=lots');
     assert.deepEqual(r.iothreads, [{ id: 'io1' }]);
     assert.deepEqual(r.warnings, ['-object iothread io1: bad thread-pool-max']);
     assert.ok(!('mainLoopPoolMax' in r));
   });
 
-  void it('skips malformed JSON with a warning and keeps the rest', () => {
+  test('skips malformed JSON with a warning and keeps the rest', () => {
     const r = parse('-object', '{"qom-type":"iothread",', '-object', '{"qom-type":"iothread","id":"io2"}',
       '-device', '{"driver":"virtio-blk-pci","drive":"d0"}}', '-name', 'vm');
     assert.deepEqual(r.iothreads, [{ id: 'io2' }]);
@@ -171,8 +171,8 @@ void describe('parseQemuCmdline: iothreads and pools', () => {
   });
 });
 
-void describe('parseQemuCmdline: legacy -drive', () => {
-  void it('reads an -drive if=virtio without -device, naming it as QEMU does', () => {
+describe('parseQemuCmdline: legacy -drive', () => {
+  test('reads an -drive if=virtio without -device, naming it as QEMU does', () => {
     const r = parse('-drive', 'file=/img/a.qcow2,if=virtio,cache=writeback,aio=io_uring', '-drive', 'file=/img/b.raw,if=virtio');
     assert.deepEqual(r.disks, [
       disk({ name: 'virtio0', bus: 'virtio', source: '/img/a.qcow2', cache: 'writeback', io: 'io_uring' }),
@@ -180,12 +180,12 @@ void describe('parseQemuCmdline: legacy -drive', () => {
     ]);
   });
 
-  void it('uses the drive id when given, and ",," in a file name', () => {
+  test('uses the drive id when given, and ",," in a file name', () => {
     const r = parse('-drive', 'file=/img/x,,y.raw,if=virtio,id=d0');
     assert.deepEqual(r.disks, [disk({ name: 'd0', bus: 'virtio', source: '/img/x,y.raw' })]);
   });
 
-  void it('reads the -hda/-cdrom/-fda shortcuts', () => {
+  test('reads the -hda/-cdrom/-fda shortcuts', () => {
     const r = parse('-hda', '/img/a,b.img', '-cdrom', '/iso/x.iso', '-fda', '/img/floppy.img');
     assert.deepEqual(r.disks, [
       disk({ name: 'ide0-hd0', bus: 'ide', source: '/img/a,b.img' }),
@@ -194,14 +194,14 @@ void describe('parseQemuCmdline: legacy -drive', () => {
     ]);
   });
 
-  void it('ignores drives attached to nothing, firmware flash, and non-block devices', () => {
+  test('ignores drives attached to nothing, firmware flash, and non-block devices', () => {
     const r = parse('-drive', 'file=/img/unused.raw,if=none,id=drive-unused',
       '-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd',
       '-device', 'virtio-net-pci,netdev=hostnet0,id=net0', '-device', 'virtio-scsi-pci,id=scsi0,iothread=io1');
     assert.deepEqual(r.disks, []);
   });
 
-  void it('reports a network or protocol file as no host path', () => {
+  test('reports a network or protocol file as no host path', () => {
     const r = parse('-drive', 'file=nbd:localhost:10809,if=virtio,id=a', '-drive', 'file=rbd:pool/img,if=virtio,id=b',
       '-drive', 'file=file:/img/c.raw,if=virtio,id=c', '-drive', 'file=/img/with:colon.raw,if=virtio,id=d',
       '-drive', 'file=iscsi://host/iqn.x/1,if=virtio,id=e', '-drive', 'if=ide,media=cdrom,id=f');
@@ -211,7 +211,7 @@ void describe('parseQemuCmdline: legacy -drive', () => {
     ]);
   });
 
-  void it('maps device drivers to bus and device type', () => {
+  test('maps device drivers to bus and device type', () => {
     const r = parse(
       '-drive', 'file=/dev/sg2,if=none,id=d1', '-device', 'scsi-generic,drive=d1,id=gen',
       '-drive', 'file=/iso/a.iso,if=none,id=d2,media=cdrom', '-device', 'scsi-cd,drive=d2,id=cd',
@@ -227,7 +227,7 @@ void describe('parseQemuCmdline: legacy -drive', () => {
     ]);
   });
 
-  void it('finds the iothread of a virtio-blk disk and of a SCSI disk through its controller', () => {
+  test('finds the iothread of a virtio-blk disk and of a SCSI disk through its controller', () => {
     const r = parse(
       '-object', 'iothread,id=io1', '-object', 'iothread,id=io2',
       '-device', 'virtio-scsi-pci,id=scsi.ctl,iothread=io2', '-device', 'virtio-scsi-pci,id=scsi1',
@@ -242,12 +242,12 @@ void describe('parseQemuCmdline: legacy -drive', () => {
     ]);
   });
 
-  void it('names a disk after its drive when the device has no id', () => {
+  test('names a disk after its drive when the device has no id', () => {
     const r = parse('-drive', 'file=/img/a,if=none,id=drive-a', '-device', 'virtio-blk-pci,drive=drive-a');
     assert.equal(r.disks[0]?.name, 'drive-a');
   });
 
-  void it('applies cache.direct/no-flush and a device write-cache=off to legacy drives', () => {
+  test('applies cache.direct/no-flush and a device write-cache=off to legacy drives', () => {
     const r = parse(
       '-drive', 'file=/a,if=none,id=a,cache.direct=on', '-device', 'virtio-blk-pci,drive=a,id=va',
       '-drive', 'file=/b,if=none,id=b,cache=none', '-device', 'virtio-blk-pci,drive=b,id=vb,write-cache=off',
@@ -256,14 +256,14 @@ void describe('parseQemuCmdline: legacy -drive', () => {
     assert.deepEqual(r.disks.map((d) => [d.name, d.cache]), [['va', 'none'], ['vb', 'directsync'], ['vc', 'unsafe']]);
   });
 
-  void it('keeps a disk whose drive is not defined, with a warning', () => {
+  test('keeps a disk whose drive is not defined, with a warning', () => {
     const r = parse('-device', 'virtio-blk-pci,drive=ghost,id=vdz');
     assert.deepEqual(r.disks, [disk({ name: 'vdz', bus: 'virtio' })]);
     assert.deepEqual(r.warnings, ['-device virtio-blk-pci: drive ghost not defined']);
   });
 });
 
-void describe('parseQemuCmdline: -blockdev', () => {
+describe('parseQemuCmdline: -blockdev', () => {
   const storage = (name: string, extra: object = {}): string =>
     JSON.stringify({ driver: 'file', filename: `/img/${name}`, 'node-name': `${name}-storage`, ...extra });
   const format = (name: string, extra: object = {}): string =>
@@ -278,7 +278,7 @@ void describe('parseQemuCmdline: -blockdev', () => {
     return r.disks[0]!;
   }
 
-  void it('names each cache mode from direct/no-flush and write-cache', () => {
+  test('names each cache mode from direct/no-flush and write-cache', () => {
     const cacheOf = (cache: object | undefined, dev: object = {}): string =>
       one('-blockdev', storage('a', cache && { cache }), '-blockdev', format('a', cache && { cache }),
         '-device', device('a', dev)).cache;
@@ -291,7 +291,7 @@ void describe('parseQemuCmdline: -blockdev', () => {
     assert.equal(cacheOf(undefined), 'default');
   });
 
-  void it('lets children inherit cache settings, and a flush dropped higher up makes the disk unsafe', () => {
+  test('lets children inherit cache settings, and a flush dropped higher up makes the disk unsafe', () => {
     const inherited = one('-blockdev', storage('a'), '-blockdev', format('a', { cache: { direct: true } }), '-device', device('a'));
     assert.equal(inherited.cache, 'none');
     const topNoFlush = one('-blockdev', storage('b', { cache: { direct: true, 'no-flush': false } }),
@@ -299,7 +299,7 @@ void describe('parseQemuCmdline: -blockdev', () => {
     assert.equal(topNoFlush.cache, 'unsafe');
   });
 
-  void it('follows an inline storage node and reads host_device and aio', () => {
+  test('follows an inline storage node and reads host_device and aio', () => {
     const d = one('-blockdev', JSON.stringify({
       driver: 'raw', 'node-name': 'lun-format',
       file: { driver: 'host_device', filename: '/dev/sdb', aio: 'native', cache: { direct: true } },
@@ -307,25 +307,25 @@ void describe('parseQemuCmdline: -blockdev', () => {
     assert.deepEqual(d, disk({ name: 'lun0', bus: 'scsi', deviceType: 'lun', source: '/dev/sdb', cache: 'none', io: 'native' }));
   });
 
-  void it('accepts a device that names the storage node directly', () => {
+  test('accepts a device that names the storage node directly', () => {
     const d = one('-blockdev', storage('raw', { aio: 'io_uring' }), '-device', JSON.stringify({ driver: 'virtio-blk-pci', drive: 'raw-storage' }));
     assert.deepEqual(d, disk({ name: 'raw-storage', bus: 'virtio', source: '/img/raw', io: 'io_uring' }));
   });
 
-  void it('reports a network storage node as no host path', () => {
+  test('reports a network storage node as no host path', () => {
     const d = one('-blockdev', JSON.stringify({ driver: 'nbd', 'node-name': 'net-storage', server: { type: 'inet', host: 'h', port: '10809' } }),
       '-blockdev', format('net'), '-device', device('net'));
     assert.equal(d.source, '');
     assert.equal(d.io, 'default');
   });
 
-  void it('reads -blockdev in dotted key=value syntax', () => {
+  test('reads -blockdev in dotted key=value syntax', () => {
     const r = parse('-blockdev', 'driver=file,node-name=f0,filename=/img/k,,v.raw,cache.direct=on,aio=native',
       '-blockdev', 'driver=raw,node-name=r0,file=f0', '-device', 'virtio-blk-pci,drive=r0,id=vd0,iothread=io9');
     assert.deepEqual(r.disks, [disk({ name: 'vd0', bus: 'virtio', source: '/img/k,v.raw', cache: 'none', io: 'native', iothread: 'io9' })]);
   });
 
-  void it('survives a cyclic or dangling chain with a warning', () => {
+  test('survives a cyclic or dangling chain with a warning', () => {
     const cyclic = parse('-blockdev', '{"driver":"raw","node-name":"a","file":"b"}', '-blockdev', '{"driver":"raw","node-name":"b","file":"a"}',
       '-device', '{"driver":"virtio-blk-pci","drive":"a","id":"vd"}');
     assert.equal(cyclic.disks.length, 1);
@@ -336,8 +336,8 @@ void describe('parseQemuCmdline: -blockdev', () => {
   });
 });
 
-void describe('parseQemuCmdline: garbage', () => {
-  void it('never throws, whatever the argv', () => {
+describe('parseQemuCmdline: garbage', () => {
+  test('never throws, whatever the argv', () => {
     const token = fc.oneof(
       fc.string(),
       fc.constantFrom('-drive', '-device', '-blockdev', '-object', '-name', '-uuid', '-hda', '-S', '--', '-', '{', '{}', '[]',
@@ -351,26 +351,26 @@ void describe('parseQemuCmdline: garbage', () => {
   });
 });
 
-void describe('parseKeyval', () => {
-  void it('reads key=value pairs with ",," escapes and an implied first key', () => {
+describe('parseKeyval', () => {
+  test('reads key=value pairs with ",," escapes and an implied first key', () => {
     assert.deepEqual(parseKeyval('scsi-block,bus=c.0,drive=d', 'driver'), { driver: 'scsi-block', bus: 'c.0', drive: 'd' });
     assert.deepEqual(parseKeyval('a,,b,k=x,,y,,', 'guest'), { guest: 'a,b', k: 'x,y,' });
     assert.deepEqual(parseKeyval('a=1,a=2'), { a: '2' });
     assert.deepEqual(parseKeyval(''), {});
   });
 
-  void it('reads bare keys as on, "no" keys as off', () => {
+  test('reads bare keys as on, "no" keys as off', () => {
     assert.deepEqual(parseKeyval('socket,id=c,server,nowait', 'backend'), { backend: 'socket', id: 'c', server: 'on', wait: 'off' });
     assert.deepEqual(parseKeyval('flag'), { flag: 'on' });
   });
 
-  void it('keeps "=" inside values', () => {
+  test('keeps "=" inside values', () => {
     assert.deepEqual(parseKeyval('file=/a=b,x=='), { file: '/a=b', x: '=' });
   });
 });
 
-void describe('parseQemuCmdline: platforms', () => {
-  void it("Proxmox VE's command line (qemu-server): -id, the name before debug-threads, the UUID from -smbios", () => {
+describe('parseQemuCmdline: platforms', () => {
+  test("Proxmox VE's command line (qemu-server): -id, the name before debug-threads, the UUID from -smbios", () => {
     const argv = readFileSync(`${SAMPLES}/platforms/proxmox-cmdline.txt`, 'utf8').trim().split('\n');
     const r = parseQemuCmdline(argv);
     assert.equal(r.name, 'web01');
@@ -383,7 +383,7 @@ void describe('parseQemuCmdline: platforms', () => {
     assert.deepEqual(r.warnings, []);
   });
 
-  void it('-uuid wins over -smbios; a non-numeric -id is refused', () => {
+  test('-uuid wins over -smbios; a non-numeric -id is refused', () => {
     const r = parse('-uuid', 'a', '-smbios', 'type=1,uuid=b', '-id', 'x');
     assert.equal(r.uuid, 'a');
     assert.equal(r.vmid, undefined);
@@ -391,7 +391,7 @@ void describe('parseQemuCmdline: platforms', () => {
     assert.equal(parse('-smbios', 'type=0,uuid=b').uuid, undefined, 'only the system (type 1) table carries the UUID');
   });
 
-  void it("tells QEMU's command line from another program's", () => {
+  test("tells QEMU's command line from another program's", () => {
     assert.equal(parseQemuCmdline(['kvm', '-machine', 'pc']).qemuOptions, true);
     assert.equal(parseQemuCmdline(['kvm', '--list-guests', '-v']).qemuOptions, false);
     assert.equal(parseQemuCmdline(['kvm']).qemuOptions, false);

@@ -16,7 +16,7 @@ async function voluntarySwitches(pid: number, tid: number): Promise<number> {
   return Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1]);
 }
 
-void describe('fake qemu', () => {
+describe('fake qemu', () => {
   void test('has QEMU thread names, and its pool grows, shrinks and bursts', async (t) => {
     requireTool('gcc');
     const qemu = await startFakeQemu({ name: 'fake1', vcpus: 2, workers: 3 });
@@ -73,7 +73,7 @@ void describe('fake qemu', () => {
   });
 });
 
-void describe('real qemu', () => {
+describe('real qemu', () => {
   void test('has vCPU and iothread threads and a disk on a host block device', async (t) => {
     const qemu = await startRealQemu({ name: 'smoke-real', uuid: '5a1b0e7e-1ab0-4a11-b0c5-0000000000f1' });
     t.after(() => qemu.stop());
@@ -89,7 +89,7 @@ void describe('real qemu', () => {
   });
 });
 
-void describe('libvirt', () => {
+describe('libvirt', () => {
   void test('starts a domain with status XML, vCPU TIDs and per-thread cgroups; destroy ends it', async (t) => {
     const name = 'smoke-lv';
     t.after(async () => {

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBlockStat } from '../../src/host/sysfs/block-stat.js';
 import { ParseError } from '../../src/host/parse-error.js';
@@ -20,34 +20,34 @@ const BASE = {
 };
 const DISCARDS = { discardsCompleted: 4617, discardsMerged: 84, discardSectors: 127736, discardTimeMs: 611 };
 
-void describe('parseBlockStat', () => {
-  void it('reads 17 fields (discards and flushes)', () => {
+describe('parseBlockStat', () => {
+  test('reads 17 fields (discards and flushes)', () => {
     assert.deepEqual(parseBlockStat(VDA_17), { ...BASE, ...DISCARDS, flushesCompleted: 1779, flushTimeMs: 62 });
   });
 
-  void it('reads 15 fields (discards, no flushes)', () => {
+  test('reads 15 fields (discards, no flushes)', () => {
     const s = parseBlockStat(VDA_15);
     assert.deepEqual(s, { ...BASE, ...DISCARDS });
     assert.ok(!('flushesCompleted' in s));
   });
 
-  void it('reads 11 fields (old kernels)', () => {
+  test('reads 11 fields (old kernels)', () => {
     const s = parseBlockStat(VDA_11);
     assert.deepEqual(s, BASE);
     assert.ok(!('discardsCompleted' in s));
   });
 
-  void it('reads an idle device, tabs, counters beyond 2^32', () => {
+  test('reads an idle device, tabs, counters beyond 2^32', () => {
     assert.equal(parseBlockStat(LOOP0_17).flushTimeMs, 0);
     assert.equal(parseBlockStat('1\t2\t3\t4\t5\t6\t7\t8\t9\t10\t11\n').weightedIoTimeMs, 11);
     assert.equal(parseBlockStat(VDA_17.replace('1470594', '8589934592')).readSectors, 8589934592);
   });
 
-  void it('ignores fields past the 17th (a future kernel may append)', () => {
+  test('ignores fields past the 17th (a future kernel may append)', () => {
     assert.equal(parseBlockStat(`${VDA_17.trimEnd()}        5\n`).flushTimeMs, 62);
   });
 
-  void it('throws ParseError on malformed input', () => {
+  test('throws ParseError on malformed input', () => {
     const fields = VDA_17.trim().split(/\s+/);
     for (const bad of [
       '',
