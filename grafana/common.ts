@@ -5,13 +5,33 @@
 import { PanelBuilder as BarGaugeBuilder } from '@grafana/grafana-foundation-sdk/bargauge';
 import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import {
-  BarGaugeDisplayMode, GraphThresholdsStyleConfigBuilder, GraphThresholdsStyleMode, LegendDisplayMode, LegendPlacement,
-  ReduceDataOptionsBuilder, SortOrder, StackingConfigBuilder, StackingMode, TooltipDisplayMode, VizLegendOptionsBuilder,
-  VizOrientation, VizTooltipOptionsBuilder, type DataSourceRef,
+  BarGaugeDisplayMode,
+  GraphThresholdsStyleConfigBuilder,
+  GraphThresholdsStyleMode,
+  LegendDisplayMode,
+  LegendPlacement,
+  ReduceDataOptionsBuilder,
+  SortOrder,
+  StackingConfigBuilder,
+  StackingMode,
+  TooltipDisplayMode,
+  VizLegendOptionsBuilder,
+  VizOrientation,
+  VizTooltipOptionsBuilder,
+  type DataSourceRef,
 } from '@grafana/grafana-foundation-sdk/common';
 import {
-  DashboardCursorSync, DashboardLinkBuilder, DatasourceVariableBuilder, MappingType, QueryVariableBuilder,
-  ThresholdsConfigBuilder, ThresholdsMode, VariableRefresh, VariableSort, type DashboardLink, type ThresholdsConfig,
+  DashboardCursorSync,
+  DashboardLinkBuilder,
+  DatasourceVariableBuilder,
+  MappingType,
+  QueryVariableBuilder,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  VariableRefresh,
+  VariableSort,
+  type DashboardLink,
+  type ThresholdsConfig,
 } from '@grafana/grafana-foundation-sdk/dashboard';
 import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StateTimelineBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
@@ -48,7 +68,13 @@ export function dashboard(uid: string, title: string, description: string): Clas
  * A template variable filled by `label_values(selector, label)`. `multi`: several values or All (`.*`), for
  * queries that match with `=~`; otherwise exactly one value, for `=`.
  */
-export function labelVariable(name: string, label: string, selector: string, labelName: string, multi: boolean): QueryVariableBuilder {
+export function labelVariable(
+  name: string,
+  label: string,
+  selector: string,
+  labelName: string,
+  multi: boolean,
+): QueryVariableBuilder {
   const query = `label_values(${selector}, ${labelName})`;
   const v = new QueryVariableBuilder(name)
     .label(label)
@@ -80,7 +106,8 @@ export function vmVariable(selector: string, multi: boolean): QueryVariableBuild
 }
 
 /** Joins the platform's name of each VM (label `vm`) onto series that carry `domain`, for legends. */
-export const withVmName = (expr: string): string => `${expr}\n* on (job, instance, domain) group_left (vm) domain:qemu_vm_info:display`;
+export const withVmName = (expr: string): string =>
+  `${expr}\n* on (job, instance, domain) group_left (vm) domain:qemu_vm_info:display`;
 
 /** The SDK's default placement hides a link in the controls menu; without it, it shows in the top bar. */
 function visible(link: DashboardLinkBuilder): cog.Builder<DashboardLink> {
@@ -95,14 +122,31 @@ function visible(link: DashboardLinkBuilder): cog.Builder<DashboardLink> {
 
 /** A link to another dashboard of this set; with `includeVars` it carries the data source, host and VM along. */
 export function dashboardLink(title: string, uid: string, tooltip: string): cog.Builder<DashboardLink> {
-  return visible(new DashboardLinkBuilder(title).url(`/d/${uid}`).tooltip(tooltip).icon('dashboard').includeVars(true).keepTime(true));
+  return visible(
+    new DashboardLinkBuilder(title)
+      .url(`/d/${uid}`)
+      .tooltip(tooltip)
+      .icon('dashboard')
+      .includeVars(true)
+      .keepTime(true),
+  );
 }
 
 /** A data link from a series of the host overview to the VM detail of its domain. */
 export function vmDetailDataLink(): cog.Builder<DashboardLink> {
-  const vars = ['datasource=${datasource}', 'job=${__field.labels.job}', 'instance=${__field.labels.instance}', 'domain=${__field.labels.domain}']
-    .map((v) => `var-${v}`).join('&');
-  return visible(new DashboardLinkBuilder('VM detail: ${__field.labels.domain}').url(`/d/${VM_DETAIL_UID}?${vars}&\${__url_time_range}`));
+  const vars = [
+    'datasource=${datasource}',
+    'job=${__field.labels.job}',
+    'instance=${__field.labels.instance}',
+    'domain=${__field.labels.domain}',
+  ]
+    .map((v) => `var-${v}`)
+    .join('&');
+  return visible(
+    new DashboardLinkBuilder('VM detail: ${__field.labels.domain}').url(
+      `/d/${VM_DETAIL_UID}?${vars}&\${__url_time_range}`,
+    ),
+  );
 }
 
 export interface Query {
@@ -148,13 +192,22 @@ function fill<T extends AnyPanelBuilder<T>>(builder: T, spec: PanelSpec, instant
     .title(spec.title)
     .description(spec.description)
     .unit(spec.unit)
-    .thresholds(new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute)
-      .steps([{ value: null, color: base }, ...steps.map(([value, color]) => ({ value, color }))]))
+    .thresholds(
+      new ThresholdsConfigBuilder()
+        .mode(ThresholdsMode.Absolute)
+        .steps([{ value: null, color: base }, ...steps.map(([value, color]) => ({ value, color }))]),
+    )
     .datasource(DATASOURCE)
-    .targets(spec.queries.map((q, i) => {
-      const target = new DataqueryBuilder().datasource(DATASOURCE).refId(String.fromCharCode(65 + i)).expr(q.expr).legendFormat(q.legend);
-      return instant ? target.instant() : target.range();
-    }))
+    .targets(
+      spec.queries.map((q, i) => {
+        const target = new DataqueryBuilder()
+          .datasource(DATASOURCE)
+          .refId(String.fromCharCode(65 + i))
+          .expr(q.expr)
+          .legendFormat(q.legend);
+        return instant ? target.instant() : target.range();
+      }),
+    )
     .span(spec.width)
     .height(spec.height);
   if (spec.min !== undefined) builder.min(spec.min);
@@ -171,12 +224,18 @@ export interface TimeseriesSpec extends PanelSpec {
 
 export function timeseries(spec: TimeseriesSpec): TimeseriesBuilder {
   const panel = fill(new TimeseriesBuilder(), spec, false)
-    .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom))
+    .legend(
+      new VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(LegendDisplayMode.List)
+        .placement(LegendPlacement.Bottom),
+    )
     .tooltip(new VizTooltipOptionsBuilder().mode(TooltipDisplayMode.Multi).sort(SortOrder.Descending))
     .lineWidth(1)
     .fillOpacity(spec.stack ? 40 : 10);
   if (spec.stack) panel.stacking(new StackingConfigBuilder().mode(StackingMode.Normal));
-  if (spec.thresholdLines) panel.thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
+  if (spec.thresholdLines)
+    panel.thresholdsStyle(new GraphThresholdsStyleConfigBuilder().mode(GraphThresholdsStyleMode.Dashed));
   return panel;
 }
 
@@ -193,8 +252,18 @@ export function topBars(spec: PanelSpec): BarGaugeBuilder {
 /** Up/down and ok/failing over time: 1 is green, 0 red. */
 export function okTimeline(spec: PanelSpec): StateTimelineBuilder {
   return fill(new StateTimelineBuilder(), spec, false)
-    .legend(new VizLegendOptionsBuilder().showLegend(true).displayMode(LegendDisplayMode.List).placement(LegendPlacement.Bottom))
-    .mappings([{ type: MappingType.ValueToText, options: { '0': { text: 'failing', color: 'red' }, '1': { text: 'ok', color: 'green' } } }]);
+    .legend(
+      new VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(LegendDisplayMode.List)
+        .placement(LegendPlacement.Bottom),
+    )
+    .mappings([
+      {
+        type: MappingType.ValueToText,
+        options: { '0': { text: 'failing', color: 'red' }, '1': { text: 'ok', color: 'green' } },
+      },
+    ]);
 }
 
 /** The built dashboard, with a unique id on every panel (Grafana needs them for links to a panel and for edits). */

@@ -32,7 +32,12 @@ export class Exporter {
   private ready = false;
 
   constructor(private readonly o: ExporterOptions) {
-    this.pipeline = new ReadPipeline({ roots: o.roots, processPattern: o.processPattern, peakWindowMs: o.peakWindowMs, log: o.log });
+    this.pipeline = new ReadPipeline({
+      roots: o.roots,
+      processPattern: o.processPattern,
+      peakWindowMs: o.peakWindowMs,
+      log: o.log,
+    });
     this.explainer = new Explainer(this.pipeline, o.explain, { scrapeTimeoutMs: o.scrapeTimeoutMs, log: o.log });
     this.app = buildServer({
       telemetryPath: o.telemetryPath,

@@ -10,7 +10,12 @@ import { requireTool } from './support/require-tool.js';
 
 const fixture = new URL('fixtures/host1', import.meta.url).pathname;
 let host: string;
-const roots = () => ({ procfs: join(host, 'proc'), sysfs: join(host, 'sys'), rootfs: join(host, 'rootfs'), libvirtStatusDir: join(host, 'run/libvirt/qemu') });
+const roots = () => ({
+  procfs: join(host, 'proc'),
+  sysfs: join(host, 'sys'),
+  rootfs: join(host, 'rootfs'),
+  libvirtStatusDir: join(host, 'run/libvirt/qemu'),
+});
 
 // Each test breaks its own copy of the fixture host.
 beforeEach(() => {
@@ -18,7 +23,9 @@ beforeEach(() => {
   chmodSync(host, 0o755);
   cpSync(fixture, host, { recursive: true, verbatimSymlinks: true });
 });
-afterEach(() => { rmSync(host, { recursive: true, force: true }); });
+afterEach(() => {
+  rmSync(host, { recursive: true, force: true });
+});
 
 test('a malformed thread file is counted and logged; the scrape goes on with the last good numbers', async () => {
   const live = await startExporter(roots());
@@ -33,7 +40,8 @@ test('a malformed thread file is counted and logged; the scrape goes on with the
     assert.equal(value(text, 'qemu_threads', { domain: 'vm1', role: 'worker' }), 6);
     assert.equal(value(text, 'qemu_thread_states', { domain: 'vm1', role: 'worker', state: 'other' }), 1);
     for (const [series, v] of samples(good)) {
-      if (series.includes('_total{') && series.includes('domain="vm1"')) assert.equal(samples(text).get(series), v, series);
+      if (series.includes('_total{') && series.includes('domain="vm1"'))
+        assert.equal(samples(text).get(series), v, series);
     }
   } finally {
     await live.stop();
@@ -68,9 +76,15 @@ test('a VM whose process vanished mid-scrape disappears, the others stay', async
 
 test('without privileges (nobody): EACCES on /proc/PID/io and the status file is logged once and counted; the rest is served', async () => {
   const unprivileged = host;
-  for (const io of ['proc/4242/io', 'proc/18551/io', 'run/libvirt/qemu/labvm.xml']) chmodSync(join(unprivileged, io), 0o400);
+  for (const io of ['proc/4242/io', 'proc/18551/io', 'run/libvirt/qemu/labvm.xml'])
+    chmodSync(join(unprivileged, io), 0o400);
   const cli = await startCli(
-    [`--path.procfs=${unprivileged}/proc`, `--path.sysfs=${unprivileged}/sys`, `--path.rootfs=${unprivileged}/rootfs`, `--libvirt.status-dir=${unprivileged}/run/libvirt/qemu`],
+    [
+      `--path.procfs=${unprivileged}/proc`,
+      `--path.sysfs=${unprivileged}/sys`,
+      `--path.rootfs=${unprivileged}/rootfs`,
+      `--libvirt.status-dir=${unprivileged}/run/libvirt/qemu`,
+    ],
     { prefix: [requireTool('setpriv'), '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--'] },
   );
   try {

@@ -22,13 +22,28 @@ test('defaults follow exporter conventions', () => {
   assert.equal(c.sysfs, '/sys');
   assert.equal(c.libvirtStatusDir, '/run/libvirt/qemu');
   assert.equal(c.censusIntervalMs, 1000);
-  assert.ok(c.processPattern.test('qemu-kvm') && c.processPattern.test('qemu-system-x86') && c.processPattern.test('qemu-system-aarch64'));
+  assert.ok(
+    c.processPattern.test('qemu-kvm') &&
+      c.processPattern.test('qemu-system-x86') &&
+      c.processPattern.test('qemu-system-aarch64'),
+  );
   assert.ok(!c.processPattern.test('qemu-img') && !c.processPattern.test('bash'));
   assert.ok(Object.isFrozen(c));
 });
 
 test('flags take both --flag=value and --flag value', () => {
-  const c = parseConfig(['--web.listen-address=127.0.0.1:9999', '--path.procfs', '/host/proc', '--census.interval=250ms', '--log.format=json', '--web.listen-address', '[::1]:8080'], 'v');
+  const c = parseConfig(
+    [
+      '--web.listen-address=127.0.0.1:9999',
+      '--path.procfs',
+      '/host/proc',
+      '--census.interval=250ms',
+      '--log.format=json',
+      '--web.listen-address',
+      '[::1]:8080',
+    ],
+    'v',
+  );
   assert.equal(c.listenHost, '::1');
   assert.equal(c.listenPort, 8080);
   assert.equal(c.procfs, '/host/proc');
@@ -37,10 +52,28 @@ test('flags take both --flag=value and --flag value', () => {
 });
 
 test('bad flags and values exit 2 with a one-line reason', () => {
-  for (const argv of [['--nope'], ['--web.listen-address=10077'], ['--web.listen-address=:99999'], ['--census.interval=fast'], ['--census.interval=1ms'],
-    ['--log.level=chatty'], ['--log.format=xml'], ['--qemu.process-pattern=('], ['--web.telemetry-path=metrics'], ['positional'],
-    ['--census.interval=10s', '--census.peak-window=5s'], ['--explain.window=500ms'], ['--explain.interval=10m'], ['--explain.interval=1ms'],
-    ['--explain.pool-busy=0'], ['--explain.wait-ratio=1.5'], ['--explain.wait-ratio='], ['--explain.switch-rate=-1'], ['--explain.disk-sleep-ratio=x'], ['--explain.disk-latency=slow']]) {
+  for (const argv of [
+    ['--nope'],
+    ['--web.listen-address=10077'],
+    ['--web.listen-address=:99999'],
+    ['--census.interval=fast'],
+    ['--census.interval=1ms'],
+    ['--log.level=chatty'],
+    ['--log.format=xml'],
+    ['--qemu.process-pattern=('],
+    ['--web.telemetry-path=metrics'],
+    ['positional'],
+    ['--census.interval=10s', '--census.peak-window=5s'],
+    ['--explain.window=500ms'],
+    ['--explain.interval=10m'],
+    ['--explain.interval=1ms'],
+    ['--explain.pool-busy=0'],
+    ['--explain.wait-ratio=1.5'],
+    ['--explain.wait-ratio='],
+    ['--explain.switch-rate=-1'],
+    ['--explain.disk-sleep-ratio=x'],
+    ['--explain.disk-latency=slow'],
+  ]) {
     const e = exitOf(argv);
     assert.equal(e.code, 2, argv.join(' '));
     assert.ok(!e.message.includes('\n'), `multi-line reason for ${argv.join(' ')}: ${e.message}`);
@@ -49,9 +82,28 @@ test('bad flags and values exit 2 with a one-line reason', () => {
 });
 
 test('explain thresholds are tunable, with documented defaults', () => {
-  assert.deepEqual(parseConfig([], 'v').explain, { windowMs: 300_000, intervalMs: 15_000, thresholds: { poolBusy: 8, waitRatio: 0.1, switchRate: 100, diskSleepRatio: 0.5, diskLatencyMs: 20 } });
-  const c = parseConfig(['--explain.window=10m', '--explain.interval=30s', '--explain.pool-busy=32', '--explain.wait-ratio=0.05', '--explain.switch-rate=1000', '--explain.disk-sleep-ratio=0.25', '--explain.disk-latency=50ms'], 'v');
-  assert.deepEqual(c.explain, { windowMs: 600_000, intervalMs: 30_000, thresholds: { poolBusy: 32, waitRatio: 0.05, switchRate: 1000, diskSleepRatio: 0.25, diskLatencyMs: 50 } });
+  assert.deepEqual(parseConfig([], 'v').explain, {
+    windowMs: 300_000,
+    intervalMs: 15_000,
+    thresholds: { poolBusy: 8, waitRatio: 0.1, switchRate: 100, diskSleepRatio: 0.5, diskLatencyMs: 20 },
+  });
+  const c = parseConfig(
+    [
+      '--explain.window=10m',
+      '--explain.interval=30s',
+      '--explain.pool-busy=32',
+      '--explain.wait-ratio=0.05',
+      '--explain.switch-rate=1000',
+      '--explain.disk-sleep-ratio=0.25',
+      '--explain.disk-latency=50ms',
+    ],
+    'v',
+  );
+  assert.deepEqual(c.explain, {
+    windowMs: 600_000,
+    intervalMs: 30_000,
+    thresholds: { poolBusy: 32, waitRatio: 0.05, switchRate: 1000, diskSleepRatio: 0.25, diskLatencyMs: 50 },
+  });
 });
 
 test('--help and --version exit 0', () => {

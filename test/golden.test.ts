@@ -26,9 +26,17 @@ test('a fixture host with a libvirt VM and a bare QEMU gives exactly the golden 
     await stop();
   }
   // Only our metrics: the Node process metrics of the exporter itself differ per run.
-  const ours = text.split('\n').filter((l) => /^(# (HELP|TYPE) )?qemu_/.test(l) && !volatile.test(l)).join('\n') + '\n';
+  const ours =
+    text
+      .split('\n')
+      .filter((l) => /^(# (HELP|TYPE) )?qemu_/.test(l) && !volatile.test(l))
+      .join('\n') + '\n';
   if (process.env.UPDATE_GOLDEN === '1') writeFileSync(golden, ours);
-  assert.equal(ours, readFileSync(golden, 'utf8'), 'run with UPDATE_GOLDEN=1 to accept a deliberate change, then review the diff');
+  assert.equal(
+    ours,
+    readFileSync(golden, 'utf8'),
+    'run with UPDATE_GOLDEN=1 to accept a deliberate change, then review the diff',
+  );
 
   // Series budget: every VM multiplies across a fleet.
   for (const domain of ['labvm', 'vm1']) {

@@ -15,7 +15,12 @@ test('a VM first named from its command line takes its libvirt identity and vCPU
   cpSync(fixture, host, { recursive: true, verbatimSymlinks: true });
   const status = join(host, 'run/libvirt/qemu/labvm.xml');
   renameSync(status, `${status}.later`);
-  const live = await startExporter({ procfs: join(host, 'proc'), sysfs: join(host, 'sys'), rootfs: join(host, 'rootfs'), libvirtStatusDir: join(host, 'run/libvirt/qemu') });
+  const live = await startExporter({
+    procfs: join(host, 'proc'),
+    sysfs: join(host, 'sys'),
+    rootfs: join(host, 'rootfs'),
+    libvirtStatusDir: join(host, 'run/libvirt/qemu'),
+  });
   try {
     const before = await live.scrape();
     // labvm runs without debug-threads: from its command line alone its vCPUs cannot be told apart.
@@ -24,7 +29,11 @@ test('a VM first named from its command line takes its libvirt identity and vCPU
 
     renameSync(`${status}.later`, status);
     let after = '';
-    for (let i = 0; i < 100 && value(after, 'qemu_vm_info', { domain: 'labvm', source: 'libvirt' }) === undefined; i++) {
+    for (
+      let i = 0;
+      i < 100 && value(after, 'qemu_vm_info', { domain: 'labvm', source: 'libvirt' }) === undefined;
+      i++
+    ) {
       await sleep(100);
       after = await live.scrape();
     }

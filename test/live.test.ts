@@ -13,14 +13,16 @@ import { blockDeviceOf, createRawImage, IMAGE_DIR } from './support/real-qemu.js
 
 type Live = Awaited<ReturnType<typeof startExporter>>;
 
-const threads = (text: string, domain: string, role: string): number | undefined => value(text, 'qemu_threads', { domain, role });
+const threads = (text: string, domain: string, role: string): number | undefined =>
+  value(text, 'qemu_threads', { domain, role });
 const switches = (text: string, domain: string, role: string, kind: string): number =>
   value(text, 'qemu_thread_context_switches_total', { domain, role, kind }) ?? NaN;
 
 /** Every counter series of one domain (name{labels} → value). */
 function counters(text: string, domain: string): Map<string, number> {
   const out = new Map<string, number>();
-  for (const [series, v] of samples(text)) if (series.includes('_total{') && series.includes(`domain="${domain}"`)) out.set(series, v);
+  for (const [series, v] of samples(text))
+    if (series.includes('_total{') && series.includes(`domain="${domain}"`)) out.set(series, v);
   return out;
 }
 
@@ -74,14 +76,18 @@ describe('live: a QEMU-like process on the real /proc', () => {
     assert.equal(threads(text, domain, 'worker'), 5);
     assert.equal(value(text, 'qemu_thread_pool_max_threads', { domain, pool: 'main' }), 64);
     assert.equal(value(text, 'qemu_thread_pool_max_threads', { domain, pool: 'iothread1' }), 64);
-    for (const vcpu of ['0', '1', '2', '3']) assert.ok((value(text, 'qemu_vcpu_context_switches_total', { domain, vcpu, kind: 'voluntary' }) ?? 0) > 0);
+    for (const vcpu of ['0', '1', '2', '3'])
+      assert.ok((value(text, 'qemu_vcpu_context_switches_total', { domain, vcpu, kind: 'voluntary' }) ?? 0) > 0);
   });
 
   test('a thread first seen mid-life contributes its full count', async () => {
     const direct = procSum(vm.pid, 'worker', 'voluntary_ctxt_switches');
     const text = await live.scrape();
     assert.ok(direct > 0);
-    assert.ok(switches(text, domain, 'worker', 'voluntary') >= direct, `exporter ${switches(text, domain, 'worker', 'voluntary')} < /proc ${direct}`);
+    assert.ok(
+      switches(text, domain, 'worker', 'voluntary') >= direct,
+      `exporter ${switches(text, domain, 'worker', 'voluntary')} < /proc ${direct}`,
+    );
   });
 
   test('the worker pool follows: 60 workers, then all 60 exit at once without lowering any counter', async () => {
@@ -130,7 +136,11 @@ describe('live: a QEMU-like process on the real /proc', () => {
     assert.equal(spawns(gone, 'worker') - spawns(before, 'worker'), 3);
     assert.equal(exits(gone, 'worker') - exits(before, 'worker'), 3);
     for (const role of ['rcu', 'other']) {
-      assert.equal(spawns(gone, role) - spawns(before, role), 0, `no spawn left behind under the first-seen role (${role})`);
+      assert.equal(
+        spawns(gone, role) - spawns(before, role),
+        0,
+        `no spawn left behind under the first-seen role (${role})`,
+      );
       assert.equal(exits(gone, role) - exits(before, role), 0);
     }
     assertNoCounterDecreased(counters(before, domain), counters(gone, domain));
@@ -152,8 +162,10 @@ describe('live: series budget of a typical VM', () => {
     await createRawImage(`${IMAGE_DIR}/budget-b.raw`);
     const domain = `budget-${String(process.pid)}`;
     const disks = ['a', 'b'].flatMap((d) => [
-      '-drive', `file=${IMAGE_DIR}/budget-${d}.raw,format=raw,if=none,id=drive-${d},cache=none,aio=native`,
-      '-device', `virtio-blk-pci,drive=drive-${d},id=virtio-disk-${d},iothread=iothread1`,
+      '-drive',
+      `file=${IMAGE_DIR}/budget-${d}.raw,format=raw,if=none,id=drive-${d},cache=none,aio=native`,
+      '-device',
+      `virtio-blk-pci,drive=drive-${d},id=virtio-disk-${d},iothread=iothread1`,
     ]);
     const vm = await startFakeQemu({ name: domain, vcpus: 4, workers: 72, extraArgs: disks });
     const live = await startExporter(HOST_ROOTS);
@@ -164,12 +176,29 @@ describe('live: series budget of a typical VM', () => {
       const text = await live.scrape();
       const reads1 = blockReadsCompleted(dev);
       const total = [...samples(text).keys()].filter((s) => s.includes(`domain="${domain}"`)).length;
-      const threadCount = [...samples(text)].filter(([s]) => s.startsWith('qemu_threads{') && s.includes(`domain="${domain}"`)).reduce((a, [, v]) => a + v, 0);
+      const threadCount = [...samples(text)]
+        .filter(([s]) => s.startsWith('qemu_threads{') && s.includes(`domain="${domain}"`))
+        .reduce((a, [, v]) => a + v, 0);
       assert.ok(threadCount >= 78, `only ${threadCount} threads`);
       assert.ok(total <= 200, `a typical VM costs ${total} series`);
       // Both disks map to the block device holding their image, and show its statistics.
-      assert.equal(value(text, 'qemu_disk_info', { domain, disk: 'virtio-disk-a', host_device: dev, cache: 'none', io: 'native', iothread: 'iothread1' }), 1);
-      assertBetween(reads0, value(text, 'qemu_disk_reads_completed_total', { domain, disk: 'virtio-disk-b' }), reads1, `reads completed by ${dev}`);
+      assert.equal(
+        value(text, 'qemu_disk_info', {
+          domain,
+          disk: 'virtio-disk-a',
+          host_device: dev,
+          cache: 'none',
+          io: 'native',
+          iothread: 'iothread1',
+        }),
+        1,
+      );
+      assertBetween(
+        reads0,
+        value(text, 'qemu_disk_reads_completed_total', { domain, disk: 'virtio-disk-b' }),
+        reads1,
+        `reads completed by ${dev}`,
+      );
       console.log(`typical VM: ${threadCount} threads, ${total} series`);
     } finally {
       await vm.stop();

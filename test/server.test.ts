@@ -8,7 +8,12 @@ import { pino } from 'pino';
 import { startExporter, value } from './support/exporter.js';
 
 const host1 = fileURLToPath(new URL('fixtures/host1', import.meta.url));
-const roots = { procfs: join(host1, 'proc'), sysfs: join(host1, 'sys'), rootfs: join(host1, 'rootfs'), libvirtStatusDir: join(host1, 'run/libvirt/qemu') };
+const roots = {
+  procfs: join(host1, 'proc'),
+  sysfs: join(host1, 'sys'),
+  rootfs: join(host1, 'rootfs'),
+  libvirtStatusDir: join(host1, 'run/libvirt/qemu'),
+};
 
 test('concurrent scrapes share one snapshot', async () => {
   const live = await startExporter(roots);
@@ -43,7 +48,20 @@ test('landing page, health, readiness, and 404 elsewhere', async () => {
 });
 
 test('not ready until the first inventory is built', async () => {
-  const exporter = new Exporter({ roots, processPattern: /^qemu/, censusIntervalMs: 1000, peakWindowMs: 30_000, telemetryPath: '/metrics', scrapeTimeoutMs: 10_000, maxRequests: 40, explain: parseConfig([], 't').explain, webConfigFile: undefined, webConfig: { tls: undefined, headers: {}, users: new Map() }, build: { version: 't', revision: 't' }, log: pino({ level: 'silent' }) });
+  const exporter = new Exporter({
+    roots,
+    processPattern: /^qemu/,
+    censusIntervalMs: 1000,
+    peakWindowMs: 30_000,
+    telemetryPath: '/metrics',
+    scrapeTimeoutMs: 10_000,
+    maxRequests: 40,
+    explain: parseConfig([], 't').explain,
+    webConfigFile: undefined,
+    webConfig: { tls: undefined, headers: {}, users: new Map() },
+    build: { version: 't', revision: 't' },
+    log: pino({ level: 'silent' }),
+  });
   try {
     assert.equal((await exporter.app.inject('/-/ready')).statusCode, 503);
     assert.equal((await exporter.app.inject('/-/healthy')).statusCode, 200);

@@ -2,8 +2,23 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ThreadLedger, zeroCounters, type Counters, type TrackedThread } from '../src/model/thread-ledger.js';
 
-const thread = (tid: number, role: TrackedThread['role'], last: Partial<Counters> = {}, vcpu?: number): TrackedThread => ({
-  tid, role, vcpu, starttime: 1, comm: role, kernelThread: false, files: { stat: '', status: '', schedstat: '' }, listedAt: 0, cgroupLeaf: undefined, base: zeroCounters(), last: { ...zeroCounters(), ...last },
+const thread = (
+  tid: number,
+  role: TrackedThread['role'],
+  last: Partial<Counters> = {},
+  vcpu?: number,
+): TrackedThread => ({
+  tid,
+  role,
+  vcpu,
+  starttime: 1,
+  comm: role,
+  kernelThread: false,
+  files: { stat: '', status: '', schedstat: '' },
+  listedAt: 0,
+  cgroupLeaf: undefined,
+  base: zeroCounters(),
+  last: { ...zeroCounters(), ...last },
 });
 
 test('exited threads keep their contribution: role totals never go backwards', () => {

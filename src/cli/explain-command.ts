@@ -35,7 +35,9 @@ export async function runExplain(argv: string[], build: BuildInfo): Promise<numb
     parsed = parseArgs({
       args: argv,
       options: {
-        url: { type: 'string' }, output: { type: 'string', default: 'text' }, duration: { type: 'string', default: '10s' },
+        url: { type: 'string' },
+        output: { type: 'string', default: 'text' },
+        duration: { type: 'string', default: '10s' },
         help: { type: 'boolean', short: 'h' },
         ...Object.fromEntries(FLAG_NAMES.map((n) => [n, { type: 'string' as const }])),
       },
@@ -51,7 +53,8 @@ export async function runExplain(argv: string[], build: BuildInfo): Promise<numb
     return 0;
   }
   if (parsed.positionals.length > 1) return fail(2, 'at most one DOMAIN');
-  if (output !== 'text' && output !== 'json') return fail(2, `invalid value ${JSON.stringify(output)} for --output: want text or json`);
+  if (output !== 'text' && output !== 'json')
+    return fail(2, `invalid value ${JSON.stringify(output)} for --output: want text or json`);
   const domain = parsed.positionals[0];
 
   let report: ExplainReport;
@@ -59,8 +62,14 @@ export async function runExplain(argv: string[], build: BuildInfo): Promise<numb
     if (url !== undefined) report = await fetchReport(url, domain);
     else {
       const ms = parseDuration(duration);
-      if (ms === undefined || ms < 1000) return fail(2, `invalid value ${JSON.stringify(duration)} for --duration: want a duration ≥ 1s`);
-      report = await watchHost(Object.entries(flags).map(([k, v]) => `--${k}=${String(v)}`), ms, build, domain);
+      if (ms === undefined || ms < 1000)
+        return fail(2, `invalid value ${JSON.stringify(duration)} for --duration: want a duration ≥ 1s`);
+      report = await watchHost(
+        Object.entries(flags).map(([k, v]) => `--${k}=${String(v)}`),
+        ms,
+        build,
+        domain,
+      );
     }
   } catch (err) {
     if (err instanceof ConfigExit) return fail(err.code === 0 ? 2 : err.code, err.message);
@@ -87,16 +96,29 @@ async function fetchReport(base: string, domain: string | undefined): Promise<Ex
     url.password = '';
   }
   const res = await fetch(url, { headers }).catch((err: unknown) => {
-    throw new Error(`cannot reach ${url.origin}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`);
+    throw new Error(
+      `cannot reach ${url.origin}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message}`,
+    );
   });
   if (res.status === 404 && domain !== undefined) return (await res.json()) as ExplainReport;
-  if (!res.ok) throw new Error(`${url.origin} answered ${String(res.status)} ${res.statusText}${res.status === 401 ? ' (give user:password@ in --url)' : ''}`);
+  if (!res.ok)
+    throw new Error(
+      `${url.origin} answered ${String(res.status)} ${res.statusText}${res.status === 401 ? ' (give user:password@ in --url)' : ''}`,
+    );
   return (await res.json()) as ExplainReport;
 }
 
 /** Reads this host once a second for `ms` (census every 100 ms for peaks) and explains what it saw. */
-async function watchHost(flags: string[], ms: number, build: BuildInfo, domain: string | undefined): Promise<ExplainReport> {
-  const cfg = parseConfig(['--census.interval=100ms', '--explain.interval=1s', `--explain.window=${String(ms + 2000)}ms`, ...flags], build.version);
+async function watchHost(
+  flags: string[],
+  ms: number,
+  build: BuildInfo,
+  domain: string | undefined,
+): Promise<ExplainReport> {
+  const cfg = parseConfig(
+    ['--census.interval=100ms', '--explain.interval=1s', `--explain.window=${String(ms + 2000)}ms`, ...flags],
+    build.version,
+  );
   const log = createLogger(cfg.logLevel === 'debug' ? 'debug' : 'warn', cfg.logFormat);
   const roots = { procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirtStatusDir: cfg.libvirtStatusDir };
   const pipeline = new ReadPipeline({ roots, processPattern: cfg.processPattern, peakWindowMs: cfg.peakWindowMs, log });

@@ -23,7 +23,10 @@ export interface Config {
 
 /** What the caller should do instead of running: print and exit with the code. */
 export class ConfigExit extends Error {
-  constructor(message: string, readonly code: 0 | 2) {
+  constructor(
+    message: string,
+    readonly code: 0 | 2,
+  ) {
     super(message);
   }
 }
@@ -31,23 +34,59 @@ export class ConfigExit extends Error {
 const FLAGS = {
   'web.listen-address': { default: ':10077', help: 'Address to listen on for the web interface and telemetry.' },
   'web.telemetry-path': { default: '/metrics', help: 'Path under which to expose metrics.' },
-  'web.config.file': { default: '', help: "Web config (TLS, basic auth, headers) in exporter-toolkit's format; re-read when it changes." },
+  'web.config.file': {
+    default: '',
+    help: "Web config (TLS, basic auth, headers) in exporter-toolkit's format; re-read when it changes.",
+  },
   'web.max-requests': { default: '40', help: 'Concurrent HTTP requests served at once; more get 503 (0: no limit).' },
-  'scrape.timeout': { default: '10s', help: "Deadline of one scrape; Prometheus's X-Prometheus-Scrape-Timeout-Seconds can shorten it. A late scrape is partial." },
+  'scrape.timeout': {
+    default: '10s',
+    help: "Deadline of one scrape; Prometheus's X-Prometheus-Scrape-Timeout-Seconds can shorten it. A late scrape is partial.",
+  },
   'path.procfs': { default: '/proc', help: 'procfs mountpoint.' },
   'path.sysfs': { default: '/sys', help: 'sysfs mountpoint.' },
-  'path.rootfs': { default: '/', help: "Host root filesystem, for resolving disk sources (e.g. /host in a container)." },
+  'path.rootfs': {
+    default: '/',
+    help: 'Host root filesystem, for resolving disk sources (e.g. /host in a container).',
+  },
   'libvirt.status-dir': { default: '/run/libvirt/qemu', help: "libvirt's QEMU status directory (<domain>.xml)." },
-  'qemu.process-pattern': { default: '^(qemu-kvm|qemu-system-.+|kvm)$', help: "Regex matched against the file a process executes (/proc/PID/exe), its comm and the basename of argv[0]; a match by name alone also needs QEMU's options on the command line." },
-  'census.interval': { default: '1s', help: 'How often to list threads, to count spawns, exits and peaks between scrapes.' },
-  'census.peak-window': { default: '30s', help: 'qemu_threads_peak is the highest thread count seen over this sliding window.' },
+  'qemu.process-pattern': {
+    default: '^(qemu-kvm|qemu-system-.+|kvm)$',
+    help: "Regex matched against the file a process executes (/proc/PID/exe), its comm and the basename of argv[0]; a match by name alone also needs QEMU's options on the command line.",
+  },
+  'census.interval': {
+    default: '1s',
+    help: 'How often to list threads, to count spawns, exits and peaks between scrapes.',
+  },
+  'census.peak-window': {
+    default: '30s',
+    help: 'qemu_threads_peak is the highest thread count seen over this sliding window.',
+  },
   'explain.window': { default: '5m', help: 'How far back /api/v1/explain, the landing page and `explain` look.' },
-  'explain.interval': { default: '15s', help: 'The explain history keeps a sample this often (taken from scrapes, or read itself when none came).' },
-  'explain.pool-busy': { default: '8', help: 'Worker threads (peak over the window) from which a block thread pool is explained.' },
-  'explain.wait-ratio': { default: '0.1', help: 'Run-queue wait, as a share of wall time per thread, from which threads or vCPUs are short of CPU.' },
-  'explain.switch-rate': { default: '100', help: 'Voluntary context switches per second of a role from which its switching is explained.' },
-  'explain.disk-sleep-ratio': { default: '0.5', help: 'Share of samples with threads in disk sleep from which the host storage is looked at.' },
-  'explain.disk-latency': { default: '20ms', help: 'Average request latency of a host device from which, with threads in disk sleep, it is called slow.' },
+  'explain.interval': {
+    default: '15s',
+    help: 'The explain history keeps a sample this often (taken from scrapes, or read itself when none came).',
+  },
+  'explain.pool-busy': {
+    default: '8',
+    help: 'Worker threads (peak over the window) from which a block thread pool is explained.',
+  },
+  'explain.wait-ratio': {
+    default: '0.1',
+    help: 'Run-queue wait, as a share of wall time per thread, from which threads or vCPUs are short of CPU.',
+  },
+  'explain.switch-rate': {
+    default: '100',
+    help: 'Voluntary context switches per second of a role from which its switching is explained.',
+  },
+  'explain.disk-sleep-ratio': {
+    default: '0.5',
+    help: 'Share of samples with threads in disk sleep from which the host storage is looked at.',
+  },
+  'explain.disk-latency': {
+    default: '20ms',
+    help: 'Average request latency of a host device from which, with threads in disk sleep, it is called slow.',
+  },
   'log.level': { default: 'info', help: 'One of: debug, info, warn, error.' },
   'log.format': { default: 'logfmt', help: 'One of: logfmt, json.' },
 } as const;
@@ -57,7 +96,8 @@ export const FLAG_NAMES = Object.keys(FLAGS) as FlagName[];
 
 export function usage(): string {
   const lines = ['usage: qemu-thread-exporter [flags]', '', 'Flags:'];
-  for (const [name, f] of Object.entries(FLAGS)) lines.push(`  --${name}=${JSON.stringify(f.default)}`, `      ${f.help}`);
+  for (const [name, f] of Object.entries(FLAGS))
+    lines.push(`  --${name}=${JSON.stringify(f.default)}`, `      ${f.help}`);
   lines.push('  --help', '      Show this help.', '  --version', '      Show the version.');
   return lines.join('\n');
 }
@@ -80,9 +120,10 @@ function parseListen(text: string): { host: string; port: number } | undefined {
 
 /** Flags → frozen Config. Throws ConfigExit for --help/--version (code 0) and for any bad flag (code 2). */
 export function parseConfig(argv: readonly string[], version: string): Config {
-  const options = Object.fromEntries(
-    Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }]),
-  ) as Record<FlagName, { type: 'string' }>;
+  const options = Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }])) as Record<
+    FlagName,
+    { type: 'string' }
+  >;
   let parsed;
   try {
     parsed = parseArgs({
@@ -113,7 +154,8 @@ export function parseConfig(argv: readonly string[], version: string): Config {
     throw bad('qemu.process-pattern', (err as Error).message);
   }
   const censusIntervalMs = parseDuration(get('census.interval'));
-  if (censusIntervalMs === undefined || censusIntervalMs < 10) throw bad('census.interval', 'want a duration ≥ 10ms, e.g. 1s');
+  if (censusIntervalMs === undefined || censusIntervalMs < 10)
+    throw bad('census.interval', 'want a duration ≥ 10ms, e.g. 1s');
   const peakWindowMs = parseDuration(get('census.peak-window'));
   if (peakWindowMs === undefined || peakWindowMs < censusIntervalMs)
     throw bad('census.peak-window', 'want a duration ≥ --census.interval, e.g. 30s');
@@ -124,10 +166,12 @@ export function parseConfig(argv: readonly string[], version: string): Config {
   const windowMs = parseDuration(get('explain.window'));
   if (windowMs === undefined || windowMs < 1000) throw bad('explain.window', 'want a duration ≥ 1s, e.g. 5m');
   const intervalMs = parseDuration(get('explain.interval'));
-  if (intervalMs === undefined || intervalMs < 100 || intervalMs > windowMs) throw bad('explain.interval', 'want a duration from 100ms to --explain.window, e.g. 15s');
+  if (intervalMs === undefined || intervalMs < 100 || intervalMs > windowMs)
+    throw bad('explain.interval', 'want a duration from 100ms to --explain.window, e.g. 15s');
   const number = (name: FlagName, min: number, max: number): number => {
     const n = Number(get(name));
-    if (get(name).trim() === '' || !Number.isFinite(n) || n < min || n > max) throw bad(name, `want a number from ${String(min)} to ${String(max)}`);
+    if (get(name).trim() === '' || !Number.isFinite(n) || n < min || n > max)
+      throw bad(name, `want a number from ${String(min)} to ${String(max)}`);
     return n;
   };
   const diskLatencyMs = parseDuration(get('explain.disk-latency'));

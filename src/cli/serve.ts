@@ -8,7 +8,10 @@ import { loadWebConfig, type WebConfig } from '../web/web-config.js';
 const SHUTDOWN_MS = 4500;
 
 /** The options the command line gives. */
-export function exporterOptions(cfg: Config, rest: Pick<ExporterOptions, 'webConfig' | 'build' | 'log'>): ExporterOptions {
+export function exporterOptions(
+  cfg: Config,
+  rest: Pick<ExporterOptions, 'webConfig' | 'build' | 'log'>,
+): ExporterOptions {
   return {
     roots: { procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirtStatusDir: cfg.libvirtStatusDir },
     processPattern: cfg.processPattern,
@@ -28,7 +31,9 @@ function config(argv: string[], version: string): Config {
     return parseConfig(argv, version);
   } catch (err) {
     if (!(err instanceof ConfigExit)) throw err;
-    (err.code === 0 ? process.stdout : process.stderr).write(`${err.code === 0 ? '' : 'qemu-thread-exporter: '}${err.message}\n`);
+    (err.code === 0 ? process.stdout : process.stderr).write(
+      `${err.code === 0 ? '' : 'qemu-thread-exporter: '}${err.message}\n`,
+    );
     process.exit(err.code);
   }
 }
@@ -50,12 +55,27 @@ export async function serve(argv: string[], build: BuildInfo): Promise<void> {
   const { app } = exporter;
 
   const listen = `${cfg.listenHost.includes(':') ? `[${cfg.listenHost}]` : cfg.listenHost}:${cfg.listenPort}`;
-  log.info({ version: build.version, revision: build.revision, tls: webConfig.tls !== undefined, basic_auth: webConfig.users.size > 0, procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirt_status_dir: cfg.libvirtStatusDir, listen }, 'starting qemu-thread-exporter');
+  log.info(
+    {
+      version: build.version,
+      revision: build.revision,
+      tls: webConfig.tls !== undefined,
+      basic_auth: webConfig.users.size > 0,
+      procfs: cfg.procfs,
+      sysfs: cfg.sysfs,
+      rootfs: cfg.rootfs,
+      libvirt_status_dir: cfg.libvirtStatusDir,
+      listen,
+    },
+    'starting qemu-thread-exporter',
+  );
   try {
     if (cfg.listenHost !== '') await app.listen({ host: cfg.listenHost, port: cfg.listenPort });
     else {
       // ":port" means every address; fall back to IPv4 where IPv6 is disabled.
-      await app.listen({ host: '::', port: cfg.listenPort }).catch(() => app.listen({ host: '0.0.0.0', port: cfg.listenPort }));
+      await app
+        .listen({ host: '::', port: cfg.listenPort })
+        .catch(() => app.listen({ host: '0.0.0.0', port: cfg.listenPort }));
     }
   } catch (err) {
     log.error({ err: (err as Error).message, listen }, 'cannot listen');
@@ -70,9 +90,22 @@ export async function serve(argv: string[], build: BuildInfo): Promise<void> {
     const timeout = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_MS).unref());
     void Promise.race([exporter.stop(), timeout]).then(() => process.exit(0));
   };
-  process.on('SIGTERM', () => { shutdown('SIGTERM'); });
-  process.on('SIGINT', () => { shutdown('SIGINT'); });
+  process.on('SIGTERM', () => {
+    shutdown('SIGTERM');
+  });
+  process.on('SIGINT', () => {
+    shutdown('SIGINT');
+  });
 
   await exporter.start();
-  log.info({ vms: exporter.inventory.vms.size, addresses: app.addresses().map((a) => (typeof a === 'string' ? a : `${a.address}:${a.port}`)).join(',') }, 'ready');
+  log.info(
+    {
+      vms: exporter.inventory.vms.size,
+      addresses: app
+        .addresses()
+        .map((a) => (typeof a === 'string' ? a : `${a.address}:${a.port}`))
+        .join(','),
+    },
+    'ready',
+  );
 }

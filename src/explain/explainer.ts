@@ -26,7 +26,9 @@ export class Explainer {
     private readonly o: { scrapeTimeoutMs: number; log: Logger },
   ) {
     this.history = new History(config.windowMs, config.intervalMs);
-    pipeline.onSnapshot((snap) => { this.history.record(snap); });
+    pipeline.onSnapshot((snap) => {
+      this.history.record(snap);
+    });
   }
 
   start(): void {
@@ -36,7 +38,9 @@ export class Explainer {
       });
     };
     sample();
-    this.sampler = setInterval(() => { if (Date.now() - this.history.lastAt >= this.config.intervalMs * 0.9) sample(); }, this.config.intervalMs);
+    this.sampler = setInterval(() => {
+      if (Date.now() - this.history.lastAt >= this.config.intervalMs * 0.9) sample();
+    }, this.config.intervalMs);
   }
 
   stop(): void {

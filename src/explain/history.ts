@@ -37,7 +37,10 @@ export class History {
   /** When the last snapshot was recorded (ms since the epoch; 0: never). */
   lastAt = 0;
 
-  constructor(readonly windowMs: number, readonly intervalMs: number) {}
+  constructor(
+    readonly windowMs: number,
+    readonly intervalMs: number,
+  ) {}
 
   record(snap: Snapshot): void {
     const t = snap.at;

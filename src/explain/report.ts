@@ -34,7 +34,9 @@ export interface ExplainReport {
 /** The VM as its platform's users name it, for a heading next to the domain. */
 function knownAs(l: VmLabels): string {
   if (l.nova_name !== '') {
-    const more = [l.nova_project && `project ${l.nova_project}`, l.nova_flavor && `flavor ${l.nova_flavor}`].filter(Boolean).join(', ');
+    const more = [l.nova_project && `project ${l.nova_project}`, l.nova_flavor && `flavor ${l.nova_flavor}`]
+      .filter(Boolean)
+      .join(', ');
     return `Nova instance ${l.nova_name}${more === '' ? '' : ` (${more})`}`;
   }
   if (l.kubevirt_name !== '') return `KubeVirt VMI ${l.kubevirt_namespace}/${l.kubevirt_name}`;

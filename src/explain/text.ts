@@ -22,8 +22,11 @@ export function explainText(r: ExplainReport): string {
   if (r.vms.length === 0) return 'No QEMU VM found.\n';
   const out: string[] = [];
   for (const vm of r.vms) {
-    out.push(`${vm.domain}${vm.knownAs === '' ? '' : ` — ${vm.knownAs}`} (pid ${String(vm.pid)}, named by ${vm.source === 'libvirt' ? "libvirt's status file" : 'its command line'}; ${String(vm.samples)} samples over ${fmt(vm.seconds)} s)`);
-    if (vm.findings.length === 0) out.push('  Nothing to report: no pool growth, CPU contention, disk sleep or starved vCPU.');
+    out.push(
+      `${vm.domain}${vm.knownAs === '' ? '' : ` — ${vm.knownAs}`} (pid ${String(vm.pid)}, named by ${vm.source === 'libvirt' ? "libvirt's status file" : 'its command line'}; ${String(vm.samples)} samples over ${fmt(vm.seconds)} s)`,
+    );
+    if (vm.findings.length === 0)
+      out.push('  Nothing to report: no pool growth, CPU contention, disk sleep or starved vCPU.');
     for (const f of vm.findings) {
       out.push(wrap(f.summary, `  ${f.severity.toUpperCase()} [${f.id}] `, '      '));
       for (const e of f.evidence) out.push(`      - ${e.what}: ${evidenceValue(e)}`);

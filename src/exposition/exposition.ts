@@ -18,18 +18,44 @@ export class Exposition {
   readonly registry = new Registry();
   readonly contentType = this.registry.contentType;
 
-  private readonly vms = new Gauge({ name: 'qemu_exporter_vms', help: 'QEMU processes found on this host.', registers: [this.registry] });
-  private readonly scrapeDuration = new Gauge({ name: 'qemu_exporter_scrape_duration_seconds', help: 'Time to read the snapshot behind this scrape.', registers: [this.registry] });
-  private readonly sourceSuccess = new Gauge({ name: 'qemu_exporter_source_success', help: 'Whether a source was read without problems during this scrape (see qemu_exporter_errors_total).', labelNames: ['source'], registers: [this.registry] });
-  private readonly errors = new Counter({ name: 'qemu_exporter_errors_total', help: 'Problems reading a source, by reason; each is logged once.', labelNames: ['source', 'reason'], registers: [this.registry] });
+  private readonly vms = new Gauge({
+    name: 'qemu_exporter_vms',
+    help: 'QEMU processes found on this host.',
+    registers: [this.registry],
+  });
+  private readonly scrapeDuration = new Gauge({
+    name: 'qemu_exporter_scrape_duration_seconds',
+    help: 'Time to read the snapshot behind this scrape.',
+    registers: [this.registry],
+  });
+  private readonly sourceSuccess = new Gauge({
+    name: 'qemu_exporter_source_success',
+    help: 'Whether a source was read without problems during this scrape (see qemu_exporter_errors_total).',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'qemu_exporter_errors_total',
+    help: 'Problems reading a source, by reason; each is logged once.',
+    labelNames: ['source', 'reason'],
+    registers: [this.registry],
+  });
 
-  constructor(build: BuildInfo, private readonly problems: Problems) {
-    new Gauge({ name: 'qemu_exporter_build_info', help: 'Build of the exporter; value 1.', labelNames: ['version', 'revision', 'nodejs'], registers: [this.registry] })
-      .set({ version: build.version, revision: build.revision, nodejs: process.version }, 1);
+  constructor(
+    build: BuildInfo,
+    private readonly problems: Problems,
+  ) {
+    new Gauge({
+      name: 'qemu_exporter_build_info',
+      help: 'Build of the exporter; value 1.',
+      labelNames: ['version', 'revision', 'nodejs'],
+      registers: [this.registry],
+    }).set({ version: build.version, revision: build.revision, nodejs: process.version }, 1);
     // Event-loop lag sampled every 100 ms, not prom-client's default 10 ms: 100 wake-ups a second would be most of the idle cost.
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
     // Gauges named `_total` fail `promtool check metrics`; each is the sum of its per-type sibling (nodejs_active_handles{type}, …).
-    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+      this.registry.removeSingleMetric(name);
   }
 
   /** The whole exposition of one scrape. */

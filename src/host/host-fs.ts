@@ -7,7 +7,11 @@ export type FsErrorKind = 'gone' | 'denied' | 'io';
 
 export class FsError extends Error {
   override readonly name = 'FsError';
-  constructor(readonly kind: FsErrorKind, readonly path: string, readonly code: string) {
+  constructor(
+    readonly kind: FsErrorKind,
+    readonly path: string,
+    readonly code: string,
+  ) {
     super(`${code} ${path}`);
   }
 }
@@ -15,8 +19,10 @@ export class FsError extends Error {
 function classify(err: unknown, path: string): FsError {
   const code = (err as NodeJS.ErrnoException).code ?? 'EUNKNOWN';
   const kind: FsErrorKind =
-    code === 'ENOENT' || code === 'ESRCH' || code === 'ENOTDIR' ? 'gone'
-      : code === 'EACCES' || code === 'EPERM' ? 'denied'
+    code === 'ENOENT' || code === 'ESRCH' || code === 'ENOTDIR'
+      ? 'gone'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'denied'
         : 'io';
   return new FsError(kind, path, code);
 }

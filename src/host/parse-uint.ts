@@ -12,7 +12,8 @@ export function parseUint(text: string, start: number, end: number, what: string
   let n = 0;
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
-    if (c < ZERO || c > NINE) throw new ParseError(`${what} ${JSON.stringify(text.slice(start, end))} is not a non-negative integer`);
+    if (c < ZERO || c > NINE)
+      throw new ParseError(`${what} ${JSON.stringify(text.slice(start, end))} is not a non-negative integer`);
     // Exact while n ≤ MAX_SAFE_INTEGER; once past it the rounded result is ≥ 2^53, which the check catches.
     n = n * 10 + (c - ZERO);
     if (n > Number.MAX_SAFE_INTEGER) throw new ParseError(`${what} exceeds 2^53`);
@@ -37,7 +38,8 @@ export function parseUintFields(text: string, what: string, max = Infinity): num
     const start = pos;
     while (pos < len && !isBlank(text.charCodeAt(pos))) pos++;
     const n = parseUint(text, start, pos, `${what}: field ${String(out.length + 1)}`);
-    if (pos === len) throw new ParseError(`${what}: field ${String(out.length + 1)} is not followed by a newline (cut short?)`);
+    if (pos === len)
+      throw new ParseError(`${what}: field ${String(out.length + 1)} is not followed by a newline (cut short?)`);
     out.push(n);
   }
   return out;

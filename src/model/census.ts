@@ -11,7 +11,9 @@ export class Census {
   constructor(private readonly threads: ThreadSync) {}
 
   start(intervalMs: number): void {
-    this.timer = setInterval(() => { this.threads.sync(Date.now()); }, intervalMs);
+    this.timer = setInterval(() => {
+      this.threads.sync(Date.now());
+    }, intervalMs);
   }
 
   stop(): void {

@@ -7,7 +7,14 @@ import type { DiskSpec } from '../host/qemu/disk-spec.js';
 export const DEFAULT_POOL_MAX = 64;
 
 /** Labels of qemu_vm_info that name a VM the way its platform's users know it; '' where the platform does not say. */
-export const VM_LABELS = ['vmid', 'nova_name', 'nova_project', 'nova_flavor', 'kubevirt_namespace', 'kubevirt_name'] as const;
+export const VM_LABELS = [
+  'vmid',
+  'nova_name',
+  'nova_project',
+  'nova_flavor',
+  'kubevirt_namespace',
+  'kubevirt_name',
+] as const;
 export type VmLabels = Record<(typeof VM_LABELS)[number], string>;
 
 export interface VmIdentity {
@@ -28,7 +35,8 @@ export interface VmIdentity {
  */
 function platformLabels(d: LibvirtDomain | undefined, cmdline: QemuCmdline): VmLabels {
   const cut = d?.kubevirt ? d.name.indexOf('_') : undefined;
-  const vmi = cut === undefined ? ['', ''] : cut < 0 ? ['default', d!.name] : [d!.name.slice(0, cut), d!.name.slice(cut + 1)];
+  const vmi =
+    cut === undefined ? ['', ''] : cut < 0 ? ['default', d!.name] : [d!.name.slice(0, cut), d!.name.slice(cut + 1)];
   return {
     vmid: cmdline.vmid ?? '',
     nova_name: d?.nova?.name ?? '',
@@ -49,16 +57,26 @@ function pools(iothreads: IothreadSpec[], mainMax: number | undefined): VmIdenti
 /** A VM named by libvirt's status file (the host's, or its pod's). */
 export function libvirtIdentity(d: LibvirtDomain, cmdline: QemuCmdline): VmIdentity {
   return {
-    domain: d.name, uuid: d.uuid, source: 'libvirt', labels: platformLabels(d, cmdline), vcpuTids: d.vcpuTids,
-    pools: pools(d.iothreads, d.mainLoopPoolMax), disks: d.disks,
+    domain: d.name,
+    uuid: d.uuid,
+    source: 'libvirt',
+    labels: platformLabels(d, cmdline),
+    vcpuTids: d.vcpuTids,
+    pools: pools(d.iothreads, d.mainLoopPoolMax),
+    disks: d.disks,
   };
 }
 
 /** A VM named by its own command line: `-name guest=…`, else `qemu-PID`. */
 export function cmdlineIdentity(pid: number, c: QemuCmdline): VmIdentity {
   return {
-    domain: c.name ?? `qemu-${String(pid)}`, uuid: c.uuid ?? '', source: 'cmdline', labels: platformLabels(undefined, c),
-    vcpuTids: new Map(), pools: pools(c.iothreads, c.mainLoopPoolMax), disks: c.disks,
+    domain: c.name ?? `qemu-${String(pid)}`,
+    uuid: c.uuid ?? '',
+    source: 'cmdline',
+    labels: platformLabels(undefined, c),
+    vcpuTids: new Map(),
+    pools: pools(c.iothreads, c.mainLoopPoolMax),
+    disks: c.disks,
   };
 }
 

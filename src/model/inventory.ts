@@ -101,12 +101,18 @@ export class Inventory {
       if (!(runs !== undefined && this.pattern.test(runs)) && !cmdline.qemuOptions) return undefined;
       const stat = parseStat(this.fs.readSmall(this.fs.proc(pid, 'stat')));
       if (stat.state === 'Z' || stat.state === 'X') return undefined;
-      for (const w of cmdline.warnings) this.problems.report('procfs', 'parse', `cmdline:${w}`, `QEMU pid ${pid} command line: ${w}`);
+      for (const w of cmdline.warnings)
+        this.problems.report('procfs', 'parse', `cmdline:${w}`, `QEMU pid ${pid} command line: ${w}`);
       return new Vm(pid, stat.starttimeTicks, comm, cmdline, this.inPod(pid));
     } catch (err) {
       // Kernel threads have an empty cmdline ("gone" here), and processes end while we look: both normal.
       if (err instanceof FsError && err.kind === 'gone') return undefined;
-      this.problems.report('procfs', reasonOf(err), `probe:${err instanceof FsError ? err.code : 'parse'}`, `cannot inspect pid ${pid}: ${(err as Error).message}`);
+      this.problems.report(
+        'procfs',
+        reasonOf(err),
+        `probe:${err instanceof FsError ? err.code : 'parse'}`,
+        `cannot inspect pid ${pid}: ${(err as Error).message}`,
+      );
       return undefined;
     }
   }
@@ -137,10 +143,17 @@ export class Inventory {
   private resolveDisk(source: string): void {
     if (source === '' || this.hostDevices.has(source) || this.resolving.has(source)) return;
     const run = resolveHostDevice(this.fs, source)
-      .then((dev) => { this.hostDevices.set(source, dev); })
+      .then((dev) => {
+        this.hostDevices.set(source, dev);
+      })
       .catch((err: unknown) => {
         this.hostDevices.set(source, undefined);
-        this.problems.report('disk_resolve', reasonOf(err), `resolve:${source}`, `cannot resolve disk source ${source}: ${(err as Error).message}`);
+        this.problems.report(
+          'disk_resolve',
+          reasonOf(err),
+          `resolve:${source}`,
+          `cannot resolve disk source ${source}: ${(err as Error).message}`,
+        );
       })
       .finally(() => this.resolving.delete(source));
     this.resolving.set(source, run);

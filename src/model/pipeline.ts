@@ -51,13 +51,22 @@ export class ReadPipeline {
     this.problems = new Problems(o.log);
     const libvirt = new LibvirtStatusDir(this.fs, this.problems);
     this.sources = [libvirt];
-    this.inventory = new Inventory(this.fs, o.processPattern, libvirt, this.problems, new PodStatusFiles(this.fs, this.problems));
+    this.inventory = new Inventory(
+      this.fs,
+      o.processPattern,
+      libvirt,
+      this.problems,
+      new PodStatusFiles(this.fs, this.problems),
+    );
     this.threads = new ThreadSync(this.fs, this.inventory, this.problems, o.peakWindowMs);
     this.census = new Census(this.threads);
     this.reader = new SnapshotReader(this.fs, this.inventory, this.threads, this.problems);
     const once = singleFlight(async ({ deadline, now }: { deadline: number; now: number }) => {
       const t0 = process.hrtime.bigint();
-      const [snapshot] = await Promise.all([this.reader.read(now, deadline), ...this.sources.map((s) => s.collect?.(deadline))]);
+      const [snapshot] = await Promise.all([
+        this.reader.read(now, deadline),
+        ...this.sources.map((s) => s.collect?.(deadline)),
+      ]);
       for (const s of this.sources) if (!s.healthy()) snapshot.failed.add(s.name);
       for (const listener of this.listeners) listener(snapshot);
       return { snapshot, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };

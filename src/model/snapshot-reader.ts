@@ -14,9 +14,25 @@ import { zeroCounters, type TrackedThread } from './thread-ledger.js';
 import type { ThreadSync } from './thread-sync.js';
 import type { Vm } from './vm.js';
 
-const noStates = (): Record<State, number> => ({ running: 0, sleeping: 0, disk_sleep: 0, stopped: 0, zombie: 0, idle: 0, other: 0 });
+const noStates = (): Record<State, number> => ({
+  running: 0,
+  sleeping: 0,
+  disk_sleep: 0,
+  stopped: 0,
+  zombie: 0,
+  idle: 0,
+  other: 0,
+});
 
-const STATE_OF: Record<string, State> = { R: 'running', S: 'sleeping', D: 'disk_sleep', T: 'stopped', t: 'stopped', Z: 'zombie', I: 'idle' };
+const STATE_OF: Record<string, State> = {
+  R: 'running',
+  S: 'sleeping',
+  D: 'disk_sleep',
+  T: 'stopped',
+  t: 'stopped',
+  Z: 'zombie',
+  I: 'idle',
+};
 
 const STATUS_RSS = '\nVmRSS:';
 const STATUS_SWITCHES = '\nvoluntary_ctxt_switches:';
@@ -46,7 +62,12 @@ export class SnapshotReader {
     for (const live of all) {
       if (Date.now() >= deadline) {
         partial = true;
-        this.problems.report('procfs', 'timeout', 'deadline', `scrape deadline reached after ${String(vms.length)} of ${String(all.length)} VMs: the rest are left out of this scrape`);
+        this.problems.report(
+          'procfs',
+          'timeout',
+          'deadline',
+          `scrape deadline reached after ${String(vms.length)} of ${String(all.length)} VMs: the rest are left out of this scrape`,
+        );
         break;
       }
       vms.push(this.readVm(live.vm, live.process, blockStats));
@@ -54,7 +75,9 @@ export class SnapshotReader {
       await yieldToLoop();
     }
     const failed = this.problems.takeFailed();
-    vms.sort((a, b) => (a.identity.domain < b.identity.domain ? -1 : a.identity.domain > b.identity.domain ? 1 : a.pid - b.pid));
+    vms.sort((a, b) =>
+      a.identity.domain < b.identity.domain ? -1 : a.identity.domain > b.identity.domain ? 1 : a.pid - b.pid,
+    );
     this.disambiguate(vms);
     return { at: now, vms, partial, failed };
   }
@@ -69,7 +92,12 @@ export class SnapshotReader {
       const name = v.identity.domain;
       if (seen.has(name)) {
         v.identity = { ...v.identity, domain: `${name}@${String(v.pid)}` };
-        this.problems.report('procfs', 'duplicate_domain', `duplicate:${name}`, `several QEMU processes are named ${JSON.stringify(name)}: the one with pid ${String(v.pid)} is exported as ${JSON.stringify(v.identity.domain)}`);
+        this.problems.report(
+          'procfs',
+          'duplicate_domain',
+          `duplicate:${name}`,
+          `several QEMU processes are named ${JSON.stringify(name)}: the one with pid ${String(v.pid)} is exported as ${JSON.stringify(v.identity.domain)}`,
+        );
       }
       seen.add(name);
     }
@@ -115,7 +143,8 @@ export class SnapshotReader {
     let byPool: Map<string, number> | undefined;
     if (vm.identity.source === 'libvirt') {
       byPool = new Map();
-      for (const t of ledger.threads.values()) if (t.role === 'worker' && t.pool) byPool.set(t.pool, (byPool.get(t.pool) ?? 0) + 1);
+      for (const t of ledger.threads.values())
+        if (t.role === 'worker' && t.pool) byPool.set(t.pool, (byPool.get(t.pool) ?? 0) + 1);
     }
     const pools = vm.identity.pools.map((p) => ({ ...p, threads: byPool ? (byPool.get(p.pool) ?? 0) : undefined }));
 
@@ -145,7 +174,9 @@ export class SnapshotReader {
         return undefined;
       }
       // Only the context switch lines (and VmRSS, for the main thread) are wanted out of ~1.4 KB of status.
-      const status = parseStatus(fs.readSmall(t.files.status, 'latin1', t.tid === vm.pid ? STATUS_RSS : STATUS_SWITCHES));
+      const status = parseStatus(
+        fs.readSmall(t.files.status, 'latin1', t.tid === vm.pid ? STATUS_RSS : STATUS_SWITCHES),
+      );
       const sched = parseSchedstat(fs.readSmall(t.files.schedstat, 'latin1'));
       if (stat.comm !== t.comm) {
         // QEMU names a thread right after creating it: a thread first seen unnamed gets its real role now.
@@ -175,10 +206,14 @@ export class SnapshotReader {
     } catch (err) {
       if (err instanceof FsError && err.kind === 'gone') return undefined;
       const reason = reasonOf(err);
-      this.problems.report('process_io', reason, 'io',
+      this.problems.report(
+        'process_io',
+        reason,
+        'io',
         reason === 'denied'
           ? `cannot read ${this.fs.proc(pid, 'io')} (mode 0400, owned by the QEMU user): run as root or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH`
-          : `cannot read ${this.fs.proc(pid, 'io')}: ${(err as Error).message}`);
+          : `cannot read ${this.fs.proc(pid, 'io')}: ${(err as Error).message}`,
+      );
       return undefined;
     }
   }
@@ -191,7 +226,12 @@ export class SnapshotReader {
       try {
         stat = parseBlockStat(this.fs.readSmall(`${dev.sysDir}/stat`));
       } catch (err) {
-        this.problems.report('sysfs', reasonOf(err), `block:${dev.name}`, `cannot read ${dev.sysDir}/stat: ${(err as Error).message}`);
+        this.problems.report(
+          'sysfs',
+          reasonOf(err),
+          `block:${dev.name}`,
+          `cannot read ${dev.sysDir}/stat: ${(err as Error).message}`,
+        );
       }
       cache.set(dev.sysDir, stat);
     }

@@ -45,7 +45,8 @@ export class ThreadSync {
   /** Re-derives a tracked thread's role (it was renamed, or libvirt's facts arrived); a change goes through the ledger. */
   reassess(vm: Vm, t: TrackedThread): void {
     const next = classify(vm, t.tid, t.comm, t.kernelThread, t.cgroupLeaf, t);
-    if (next.role !== t.role || next.vcpu !== t.vcpu || next.iothread !== t.iothread || next.pool !== t.pool) vm.ledger.changeRole(t, next);
+    if (next.role !== t.role || next.vcpu !== t.vcpu || next.iothread !== t.iothread || next.pool !== t.pool)
+      vm.ledger.changeRole(t, next);
   }
 
   /** The process's stat, or undefined when it has ended or its PID now belongs to another process. */
@@ -68,7 +69,12 @@ export class ThreadSync {
       entries = fs.listDir(fs.proc(vm.pid, 'task'));
     } catch (err) {
       if (err instanceof FsError && err.kind === 'gone') return false;
-      problems.report('procfs', reasonOf(err), 'task-list', `cannot list threads of pid ${vm.pid}: ${(err as Error).message}`);
+      problems.report(
+        'procfs',
+        reasonOf(err),
+        'task-list',
+        `cannot list threads of pid ${vm.pid}: ${(err as Error).message}`,
+      );
       return true;
     }
     const { ledger } = vm;
@@ -98,7 +104,21 @@ export class ThreadSync {
       const role = classify(vm, tid, stat.comm, kernelThread, cgroupLeaf);
       const dir = fs.proc(vm.pid, 'task', tid);
       const files = { stat: `${dir}/stat`, status: `${dir}/status`, schedstat: `${dir}/schedstat` };
-      ledger.add({ ...role, tid, starttime: stat.starttimeTicks, comm: stat.comm, kernelThread, files, cgroupLeaf, listedAt: mark, last: zeroCounters(), base: zeroCounters() }, vm.listed);
+      ledger.add(
+        {
+          ...role,
+          tid,
+          starttime: stat.starttimeTicks,
+          comm: stat.comm,
+          kernelThread,
+          files,
+          cgroupLeaf,
+          listedAt: mark,
+          last: zeroCounters(),
+          base: zeroCounters(),
+        },
+        vm.listed,
+      );
     }
     if (vm.rolesStale) {
       vm.rolesStale = false;
@@ -124,7 +144,14 @@ export class ThreadSync {
 }
 
 /** Classifies a thread of `vm` from what is known of it and of the VM's other threads. */
-function classify(vm: Vm, tid: number, comm: string, kernelThread: boolean, cgroupLeaf: string | undefined, self?: TrackedThread): ThreadRole {
+function classify(
+  vm: Vm,
+  tid: number,
+  comm: string,
+  kernelThread: boolean,
+  cgroupLeaf: string | undefined,
+  self?: TrackedThread,
+): ThreadRole {
   const others = (match: (o: TrackedThread) => boolean): boolean => {
     for (const o of vm.ledger.threads.values()) if (o !== self && match(o)) return true;
     return false;

@@ -12,7 +12,11 @@ function logfmtValue(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
   if (BARE.test(s)) return s;
   // Each UTF-16 unit escaped: a format character beyond U+FFFF is a surrogate pair.
-  const escape = (c: string) => c.split('').map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  const escape = (c: string) =>
+    c
+      .split('')
+      .map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`)
+      .join('');
   return JSON.stringify(s).replace(UNSAFE, escape);
 }
 
@@ -31,7 +35,11 @@ export function toLogfmt(line: string): string {
   return parts.join(' ') + '\n';
 }
 
-export function createLogger(level: string, format: 'json' | 'logfmt', out: NodeJS.WritableStream = process.stderr): Logger {
+export function createLogger(
+  level: string,
+  format: 'json' | 'logfmt',
+  out: NodeJS.WritableStream = process.stderr,
+): Logger {
   const opts = { level, base: null };
   if (format === 'json') return pino(opts, out);
   return pino(opts, { write: (line: string) => out.write(toLogfmt(line)) });

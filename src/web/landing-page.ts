@@ -19,21 +19,31 @@ section.vm{border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0}
  * The landing page: every VM with its findings and a chart of its threads by role over the recent history,
  * rendered on the server (no script: the page's CSP forbids it), so an operator without Grafana sees it at a glance.
  */
-export function landingPage(r: ExplainReport, o: { version: string; telemetryPath: string; refreshSeconds: number }): string {
-  const vms = r.vms.map((vm) => {
-    const findings = vm.findings.length === 0
-      ? '<p class="none">No findings: no pool growth, CPU contention, disk sleep or starved vCPU.</p>'
-      : vm.findings.map((f) => `<div class="finding ${f.severity}" style="border-color:${BADGE[f.severity]}">
+export function landingPage(
+  r: ExplainReport,
+  o: { version: string; telemetryPath: string; refreshSeconds: number },
+): string {
+  const vms = r.vms
+    .map((vm) => {
+      const findings =
+        vm.findings.length === 0
+          ? '<p class="none">No findings: no pool growth, CPU contention, disk sleep or starved vCPU.</p>'
+          : vm.findings
+              .map(
+                (f) => `<div class="finding ${f.severity}" style="border-color:${BADGE[f.severity]}">
 <p class="summary"><span class="severity" style="background:${BADGE[f.severity]}">${f.severity}</span>${escapeHtml(f.summary)}</p>
 <ul class="evidence">${f.evidence.map((e) => `<li>${escapeHtml(e.what)}: <b>${escapeHtml(evidenceValue(e))}</b></li>`).join('')}</ul>
-${f.advice === '' ? '' : `<p class="advice">→ ${escapeHtml(f.advice)}</p>`}</div>`).join('\n');
-    return `<section class="vm" id="vm-${escapeHtml(vm.domain)}">
+${f.advice === '' ? '' : `<p class="advice">→ ${escapeHtml(f.advice)}</p>`}</div>`,
+              )
+              .join('\n');
+      return `<section class="vm" id="vm-${escapeHtml(vm.domain)}">
 <h2>${escapeHtml(vm.domain)}${vm.knownAs === '' ? '' : ` <span class="known">${escapeHtml(vm.knownAs)}</span>`}</h2>
 <p class="meta">pid ${String(vm.pid)} · named by ${vm.source === 'libvirt' ? "libvirt's status file" : 'its command line'} · ${String(vm.samples)} samples over ${fmt(vm.seconds)} s</p>
 ${threadsChart(vm)}
 ${findings}
 </section>`;
-  }).join('\n');
+    })
+    .join('\n');
   const path = escapeHtml(o.telemetryPath);
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${String(o.refreshSeconds)}"><title>QEMU Thread Exporter</title><style>${STYLE}</style></head>

@@ -42,9 +42,21 @@ const HTML_HEADERS = {
 };
 
 /** Node's TLS options for a config; requestCert/rejectUnauthorized are read per connection from the server. */
-function tlsOptions(t: TlsConfig): { cert: Buffer; key: Buffer; ca: Buffer | undefined; minVersion: TlsConfig['minVersion']; maxVersion: TlsConfig['maxVersion']; requestCert: boolean; rejectUnauthorized: boolean } {
+function tlsOptions(t: TlsConfig): {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer | undefined;
+  minVersion: TlsConfig['minVersion'];
+  maxVersion: TlsConfig['maxVersion'];
+  requestCert: boolean;
+  rejectUnauthorized: boolean;
+} {
   return {
-    cert: t.cert, key: t.key, ca: t.ca, minVersion: t.minVersion, maxVersion: t.maxVersion,
+    cert: t.cert,
+    key: t.key,
+    ca: t.ca,
+    minVersion: t.minVersion,
+    maxVersion: t.maxVersion,
     requestCert: t.clientAuth !== 'NoClientCert',
     rejectUnauthorized: t.clientAuth === 'RequireAndVerifyClientCert',
   };
@@ -62,12 +74,18 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   // The routes do not depend on the transport: type an HTTPS instance as the plain one.
   const app: FastifyInstance = o.webConfig.tls
     ? // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it: the https overload returns an https-typed instance
-      (Fastify({ loggerInstance: logger, ...timeouts, https: tlsOptions(o.webConfig.tls) }) as unknown as FastifyInstance)
+      (Fastify({
+        loggerInstance: logger,
+        ...timeouts,
+        https: tlsOptions(o.webConfig.tls),
+      }) as unknown as FastifyInstance)
     : Fastify({ loggerInstance: logger, ...timeouts });
 
   let config = o.webConfig;
   const auth = new BasicAuth();
-  const reload = webConfigReloader(o, app, (c) => { config = c; });
+  const reload = webConfigReloader(o, app, (c) => {
+    config = c;
+  });
 
   let inFlight = 0;
   app.addHook('onRequest', async (req, reply) => {
@@ -83,12 +101,19 @@ export function buildServer(o: ServerOptions): FastifyInstance {
       const cert = tlsSock.getPeerCertificate();
       const hasCert = Object.keys(cert).length > 0;
       const need = config.tls.clientAuth;
-      if ((need === 'RequireAnyClientCert' && !hasCert) || (need === 'VerifyClientCertIfGiven' && hasCert && tlsSock.authorized !== true)) {
+      if (
+        (need === 'RequireAnyClientCert' && !hasCert) ||
+        (need === 'VerifyClientCertIfGiven' && hasCert && tlsSock.authorized !== true)
+      ) {
         return reply.code(403).type('text/plain').send('Client certificate required.\n');
       }
     }
     if (!auth.check(config.users, req.headers.authorization)) {
-      return reply.code(401).header('WWW-Authenticate', 'Basic realm="qemu-thread-exporter"').type('text/plain').send('Unauthorized.\n');
+      return reply
+        .code(401)
+        .header('WWW-Authenticate', 'Basic realm="qemu-thread-exporter"')
+        .type('text/plain')
+        .send('Unauthorized.\n');
     }
     return undefined;
   });
@@ -99,14 +124,23 @@ export function buildServer(o: ServerOptions): FastifyInstance {
       inFlight--;
     }
   };
-  app.addHook('onResponse', (req, _reply, done) => { release(req); done(); });
-  app.addHook('onRequestAbort', (req, done) => { release(req); done(); });
+  app.addHook('onResponse', (req, _reply, done) => {
+    release(req);
+    done();
+  });
+  app.addHook('onRequestAbort', (req, done) => {
+    release(req);
+    done();
+  });
 
   // No stack traces or internal paths in any answer: the details go to the log.
   app.setErrorHandler(async (err: FastifyError, req, reply) => {
     req.log.error({ err: err.message, url: req.url }, 'request failed');
     const code = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    return reply.code(code).type('text/plain').send(code === 500 ? 'Internal error.\n' : 'Bad request.\n');
+    return reply
+      .code(code)
+      .type('text/plain')
+      .send(code === 500 ? 'Internal error.\n' : 'Bad request.\n');
   });
   app.setNotFoundHandler(async (_req, reply) => reply.code(404).type('text/plain').send('Not found.\n'));
 
@@ -119,24 +153,41 @@ export function buildServer(o: ServerOptions): FastifyInstance {
   app.get(o.telemetryPath, async (req, reply) => {
     let timeoutMs = o.scrapeTimeoutMs;
     const header = Number(req.headers['x-prometheus-scrape-timeout-seconds']);
-    if (Number.isFinite(header) && header > 0) timeoutMs = Math.min(timeoutMs, Math.max(0, header * 1000 - TIMEOUT_OFFSET_MS));
+    if (Number.isFinite(header) && header > 0)
+      timeoutMs = Math.min(timeoutMs, Math.max(0, header * 1000 - TIMEOUT_OFFSET_MS));
     return reply.type(o.exposition.contentType).send(await scrape(Date.now() + timeoutMs));
   });
 
   app.get('/', async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').headers(HTML_HEADERS)
-      .send(landingPage(o.explain(), { version: o.version, telemetryPath: o.telemetryPath, refreshSeconds: o.refreshSeconds })));
+    reply
+      .type('text/html; charset=utf-8')
+      .headers(HTML_HEADERS)
+      .send(
+        landingPage(o.explain(), {
+          version: o.version,
+          telemetryPath: o.telemetryPath,
+          refreshSeconds: o.refreshSeconds,
+        }),
+      ),
+  );
 
   app.get('/api/v1/explain', async (req, reply) => {
     const { domain } = req.query as { domain?: unknown };
-    if (domain !== undefined && typeof domain !== 'string') return reply.code(400).type('text/plain').send('Bad request: one domain at most.\n');
+    if (domain !== undefined && typeof domain !== 'string')
+      return reply.code(400).type('text/plain').send('Bad request: one domain at most.\n');
     const report = o.explain(domain);
-    return reply.code(domain !== undefined && report.vms.length === 0 ? 404 : 200).header('X-Content-Type-Options', 'nosniff').send(report);
+    return reply
+      .code(domain !== undefined && report.vms.length === 0 ? 404 : 200)
+      .header('X-Content-Type-Options', 'nosniff')
+      .send(report);
   });
 
   app.get('/-/healthy', async (_req, reply) => reply.type('text/plain').send('Healthy.\n'));
   app.get('/-/ready', async (_req, reply) =>
-    o.ready() ? reply.type('text/plain').send('Ready.\n') : reply.code(503).type('text/plain').send('Not ready: first inventory not built yet.\n'));
+    o.ready()
+      ? reply.type('text/plain').send('Ready.\n')
+      : reply.code(503).type('text/plain').send('Not ready: first inventory not built yet.\n'),
+  );
 
   // Only GET and HEAD: any other method on a known path is refused, saying which are allowed.
   app.route({
@@ -144,7 +195,9 @@ export function buildServer(o: ServerOptions): FastifyInstance {
     url: '/*',
     handler: async (req, reply) => {
       const known = req.url === o.telemetryPath || PATHS.includes(req.url.split('?')[0] ?? '');
-      return known ? reply.code(405).header('Allow', 'GET, HEAD').type('text/plain').send('Method not allowed.\n') : reply.code(404).type('text/plain').send('Not found.\n');
+      return known
+        ? reply.code(405).header('Allow', 'GET, HEAD').type('text/plain').send('Method not allowed.\n')
+        : reply.code(404).type('text/plain').send('Not found.\n');
     },
   });
 
@@ -179,7 +232,11 @@ function webConfigReloader(o: ServerOptions, app: FastifyInstance, apply: (c: We
       const next = await loadWebConfig(file);
       if (Boolean(next.tls) !== Boolean(o.webConfig.tls)) throw new Error('turning TLS on or off needs a restart');
       if (next.tls) {
-        const server = app.server as unknown as { setSecureContext(opts: object): void; requestCert: boolean; rejectUnauthorized: boolean };
+        const server = app.server as unknown as {
+          setSecureContext(opts: object): void;
+          requestCert: boolean;
+          rejectUnauthorized: boolean;
+        };
         const opts = tlsOptions(next.tls);
         server.setSecureContext(opts);
         server.requestCert = opts.requestCert;
@@ -196,7 +253,9 @@ function webConfigReloader(o: ServerOptions, app: FastifyInstance, apply: (c: We
     const now = Date.now();
     if (now - checkedAt >= WEB_CONFIG_RECHECK_MS) {
       checkedAt = now;
-      pending = check().finally(() => { pending = undefined; });
+      pending = check().finally(() => {
+        pending = undefined;
+      });
     }
     await pending;
   };

@@ -3,8 +3,18 @@ import type { VmReport } from '../explain/report.js';
 
 /** One colour per role, the same on every chart (Tableau 10, then greys). */
 export const ROLE_COLORS: Record<Role, string> = {
-  vcpu: '#4e79a7', iothread: '#f28e2b', worker: '#e15759', main: '#76b7b2', rcu: '#59a14f', monitor: '#edc948',
-  vnc: '#b07aa1', spice: '#ff9da7', vhost: '#9c755f', io_uring: '#d37295', migration: '#bab0ac', kernel: '#7f7f7f',
+  vcpu: '#4e79a7',
+  iothread: '#f28e2b',
+  worker: '#e15759',
+  main: '#76b7b2',
+  rcu: '#59a14f',
+  monitor: '#edc948',
+  vnc: '#b07aa1',
+  spice: '#ff9da7',
+  vhost: '#9c755f',
+  io_uring: '#d37295',
+  migration: '#bab0ac',
+  kernel: '#7f7f7f',
   other: '#c7c7c7',
 };
 
@@ -21,7 +31,7 @@ const PLOT_W = W - LEFT - 8;
 function niceMax(n: number): number {
   if (n <= 1) return 1;
   const p = 10 ** Math.floor(Math.log10(n));
-  return ([1, 2, 5, 10].map((m) => m * p).find((m) => m >= n))!;
+  return [1, 2, 5, 10].map((m) => m * p).find((m) => m >= n)!;
 }
 
 const num = (n: number): string => String(Math.round(n * 10) / 10);
@@ -36,7 +46,8 @@ export function threadsChart(vm: VmReport): string {
   const n = t.length;
   const t0 = t[0] ?? 0;
   const span = n > 1 ? t[n - 1]! - t0 : 0;
-  const x = (i: number): number => LEFT + (span > 0 ? ((t[i]! - t0) / span) * PLOT_W : (i + 0.5) * PLOT_W / Math.max(n, 1));
+  const x = (i: number): number =>
+    LEFT + (span > 0 ? ((t[i]! - t0) / span) * PLOT_W : ((i + 0.5) * PLOT_W) / Math.max(n, 1));
   const totals = t.map((_, i) => present.reduce((s, r) => s + roles[r]![i]!, 0));
   const max = niceMax(Math.max(0, ...totals));
   const y = (v: number): number => TOP + PLOT_H - (v / max) * PLOT_H;
@@ -52,19 +63,27 @@ export function threadsChart(vm: VmReport): string {
     const down = n === 1 ? [below[0]!, below[0]!] : [...below];
     const path = [
       ...xs.map((xi, i) => `${i === 0 ? 'M' : 'L'}${num(xi)},${num(y(up[i]!))}`),
-      ...xs.map((_, k) => { const i = xs.length - 1 - k; return `L${num(xs[i]!)},${num(y(down[i]!))}`; }),
+      ...xs.map((_, k) => {
+        const i = xs.length - 1 - k;
+        return `L${num(xs[i]!)},${num(y(down[i]!))}`;
+      }),
       'Z',
     ].join('');
-    areas.push(`<path class="role-${role}" d="${path}" fill="${ROLE_COLORS[role]}" stroke="none"><title>${role}: ${String(series.at(-1) ?? 0)} now, ${String(Math.max(...series))} at most</title></path>`);
+    areas.push(
+      `<path class="role-${role}" d="${path}" fill="${ROLE_COLORS[role]}" stroke="none"><title>${role}: ${String(series.at(-1) ?? 0)} now, ${String(Math.max(...series))} at most</title></path>`,
+    );
     for (let i = 0; i < n; i++) below[i] = top[i]!;
   }
 
   // Listed from the top of the stack down, as the areas are seen.
-  const legend = [...present].reverse().map((role, i) => {
-    const lx = LEFT + (i % PER_ROW) * 96;
-    const ly = TOP + PLOT_H + LEGEND_Y + Math.floor(i / PER_ROW) * 16;
-    return `<rect x="${String(lx)}" y="${String(ly - 9)}" width="10" height="10" fill="${ROLE_COLORS[role]}"/><text x="${String(lx + 14)}" y="${String(ly)}">${role} ${String(roles[role]!.at(-1) ?? 0)}</text>`;
-  }).join('');
+  const legend = [...present]
+    .reverse()
+    .map((role, i) => {
+      const lx = LEFT + (i % PER_ROW) * 96;
+      const ly = TOP + PLOT_H + LEGEND_Y + Math.floor(i / PER_ROW) * 16;
+      return `<rect x="${String(lx)}" y="${String(ly - 9)}" width="10" height="10" fill="${ROLE_COLORS[role]}"/><text x="${String(lx + 14)}" y="${String(ly)}">${role} ${String(roles[role]!.at(-1) ?? 0)}</text>`;
+    })
+    .join('');
   const seconds = Math.round(span / 1000);
   const label = `Threads by role over the last ${String(seconds)} s: ${present.map((r) => `${r} ${String(roles[r]!.at(-1) ?? 0)}`).join(', ') || 'none'}`;
   const height = TOP + PLOT_H + LEGEND_Y + Math.ceil(Math.max(present.length, 1) / PER_ROW) * 16;

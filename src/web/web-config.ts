@@ -13,7 +13,13 @@ export class WebConfigError extends Error {
   override readonly name = 'WebConfigError';
 }
 
-export const CLIENT_AUTH_TYPES = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
+export const CLIENT_AUTH_TYPES = [
+  'NoClientCert',
+  'RequestClientCert',
+  'RequireAnyClientCert',
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+] as const;
 export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
 
 export interface TlsConfig {
@@ -32,9 +38,20 @@ export interface WebConfig {
   users: Map<string, string>;
 }
 
-const TLS_VERSIONS: Record<string, SecureVersion> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
+const TLS_VERSIONS: Record<string, SecureVersion> = {
+  TLS10: 'TLSv1',
+  TLS11: 'TLSv1.1',
+  TLS12: 'TLSv1.2',
+  TLS13: 'TLSv1.3',
+};
 /** The response headers exporter-toolkit lets a config set. */
-const HEADERS = ['Content-Security-Policy', 'X-Frame-Options', 'X-Content-Type-Options', 'X-XSS-Protection', 'Strict-Transport-Security'];
+const HEADERS = [
+  'Content-Security-Policy',
+  'X-Frame-Options',
+  'X-Content-Type-Options',
+  'X-XSS-Protection',
+  'Strict-Transport-Security',
+];
 /** Go-only TLS knobs Node has no equivalent for: accepted so a shared config still loads, and ignored. */
 const IGNORED_TLS_KEYS = ['cipher_suites', 'curve_preferences', 'prefer_server_cipher_suites'];
 
@@ -45,7 +62,8 @@ function section(parent: Obj, key: string, allowed: string[]): Obj | undefined {
   const v = parent[key];
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) throw new WebConfigError(`${key}: want a mapping`);
-  for (const k of Object.keys(v)) if (!allowed.includes(k)) throw new WebConfigError(`${key}: unknown field ${JSON.stringify(k)}`);
+  for (const k of Object.keys(v))
+    if (!allowed.includes(k)) throw new WebConfigError(`${key}: unknown field ${JSON.stringify(k)}`);
   return v;
 }
 
@@ -60,7 +78,9 @@ async function readPem(base: string, file: string, what: string): Promise<Buffer
   try {
     return await readFile(resolve(base, file));
   } catch (err) {
-    throw new WebConfigError(`${what} ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new WebConfigError(
+      `${what} ${JSON.stringify(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -81,12 +101,21 @@ export async function loadWebConfig(path: string): Promise<WebConfig> {
   if (doc === null || doc === undefined) doc = {};
   if (!isObj(doc)) throw new WebConfigError(`${path}: want a mapping at the top`);
   for (const k of Object.keys(doc)) {
-    if (!['tls_server_config', 'http_server_config', 'basic_auth_users'].includes(k)) throw new WebConfigError(`${path}: unknown field ${JSON.stringify(k)}`);
+    if (!['tls_server_config', 'http_server_config', 'basic_auth_users'].includes(k))
+      throw new WebConfigError(`${path}: unknown field ${JSON.stringify(k)}`);
   }
   const base = dirname(path);
 
   let tls: TlsConfig | undefined;
-  const t = section(doc, 'tls_server_config', ['cert_file', 'key_file', 'client_auth_type', 'client_ca_file', 'min_version', 'max_version', ...IGNORED_TLS_KEYS]);
+  const t = section(doc, 'tls_server_config', [
+    'cert_file',
+    'key_file',
+    'client_auth_type',
+    'client_ca_file',
+    'min_version',
+    'max_version',
+    ...IGNORED_TLS_KEYS,
+  ]);
   if (t) {
     const where = 'tls_server_config';
     const certFile = str(t, 'cert_file', where);
@@ -94,7 +123,8 @@ export async function loadWebConfig(path: string): Promise<WebConfig> {
     if (!certFile) throw new WebConfigError(`${where}: missing cert_file`);
     if (!keyFile) throw new WebConfigError(`${where}: missing key_file`);
     const clientAuth = (str(t, 'client_auth_type', where) ?? 'NoClientCert') as ClientAuthType;
-    if (!CLIENT_AUTH_TYPES.includes(clientAuth)) throw new WebConfigError(`${where}.client_auth_type: want one of ${CLIENT_AUTH_TYPES.join(', ')}`);
+    if (!CLIENT_AUTH_TYPES.includes(clientAuth))
+      throw new WebConfigError(`${where}.client_auth_type: want one of ${CLIENT_AUTH_TYPES.join(', ')}`);
     const caFile = str(t, 'client_ca_file', where);
     if (!caFile && (clientAuth === 'RequireAndVerifyClientCert' || clientAuth === 'VerifyClientCertIfGiven'))
       throw new WebConfigError(`${where}: client_auth_type ${clientAuth} needs client_ca_file`);
@@ -123,8 +153,12 @@ export async function loadWebConfig(path: string): Promise<WebConfig> {
   if (h && h.headers !== undefined && h.headers !== null) {
     if (!isObj(h.headers)) throw new WebConfigError('http_server_config.headers: want a mapping');
     for (const [name, value] of Object.entries(h.headers)) {
-      if (!HEADERS.includes(name)) throw new WebConfigError(`http_server_config.headers: ${JSON.stringify(name)} cannot be set (allowed: ${HEADERS.join(', ')})`);
-      if (typeof value !== 'string' || /[\r\n]/.test(value)) throw new WebConfigError(`http_server_config.headers.${name}: want a one-line string`);
+      if (!HEADERS.includes(name))
+        throw new WebConfigError(
+          `http_server_config.headers: ${JSON.stringify(name)} cannot be set (allowed: ${HEADERS.join(', ')})`,
+        );
+      if (typeof value !== 'string' || /[\r\n]/.test(value))
+        throw new WebConfigError(`http_server_config.headers.${name}: want a one-line string`);
       headers[name] = value;
     }
   }

@@ -11,30 +11,48 @@ import { runBench } from './run-bench.js';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRY = `${ROOT}dist/src/main.js`;
 
-test('bench: our exporter, process-exporter and the floor each see all 1,000 threads of the synthetic host', { timeout: 180_000 }, async (t) => {
-  assert.ok(existsSync(ENTRY), `${ENTRY} is missing: the bench measures the built CLI, run npm run build first`);
-  const { results: [r], lines } = await runBench({
-    sizes: [{ vms: 50, threadsPerVm: 20 }],
-    vcpus: 4,
-    tickMs: undefined,
-    scrapes: 3,
-    warmup: 1,
-    idleSeconds: 1,
-    entry: ENTRY,
-    cpuProf: false,
-    nodeFlags: [],
-    workDir: `${ROOT}test/.cache/bench/ci-${String(process.pid)}`,
-    command: 'node --import tsx --test test/bench/bench.test.ts',
-    log: (line) => { t.diagnostic(line); },
-  });
-  for (const line of lines) t.diagnostic(line);
+test(
+  'bench: our exporter, process-exporter and the floor each see all 1,000 threads of the synthetic host',
+  { timeout: 180_000 },
+  async (t) => {
+    assert.ok(existsSync(ENTRY), `${ENTRY} is missing: the bench measures the built CLI, run npm run build first`);
+    const {
+      results: [r],
+      lines,
+    } = await runBench({
+      sizes: [{ vms: 50, threadsPerVm: 20 }],
+      vcpus: 4,
+      tickMs: undefined,
+      scrapes: 3,
+      warmup: 1,
+      idleSeconds: 1,
+      entry: ENTRY,
+      cpuProf: false,
+      nodeFlags: [],
+      workDir: `${ROOT}test/.cache/bench/ci-${String(process.pid)}`,
+      command: 'node --import tsx --test test/bench/bench.test.ts',
+      log: (line) => {
+        t.diagnostic(line);
+      },
+    });
+    for (const line of lines) t.diagnostic(line);
 
-  assert.ok(r);
-  assert.equal(r.threads, 1000);
-  const expected = r.threadsByDomain;
-  assert.equal([...expected.values()].reduce((a, b) => a + b, 0), 1000, 'the fakes themselves report 1,000 threads');
-  assert.deepEqual(r.ours.threadsSeen, expected, 'sum of qemu_threads per domain = threads each fake reports');
-  assert.deepEqual(r.processExporter.threadsSeen, expected, 'process-exporter: thread_count per group = num_threads = threads each fake reports');
-  assert.deepEqual(r.floor.threadsSeen, new Map([['*', 1000]]), 'the floor read every thread');
-  for (const f of [r.ours, r.processExporter]) assert.ok((f.series ?? 0) > 0 && (f.bytes ?? 0) > 0, `${f.label} exposed series`);
-});
+    assert.ok(r);
+    assert.equal(r.threads, 1000);
+    const expected = r.threadsByDomain;
+    assert.equal(
+      [...expected.values()].reduce((a, b) => a + b, 0),
+      1000,
+      'the fakes themselves report 1,000 threads',
+    );
+    assert.deepEqual(r.ours.threadsSeen, expected, 'sum of qemu_threads per domain = threads each fake reports');
+    assert.deepEqual(
+      r.processExporter.threadsSeen,
+      expected,
+      'process-exporter: thread_count per group = num_threads = threads each fake reports',
+    );
+    assert.deepEqual(r.floor.threadsSeen, new Map([['*', 1000]]), 'the floor read every thread');
+    for (const f of [r.ours, r.processExporter])
+      assert.ok((f.series ?? 0) > 0 && (f.bytes ?? 0) > 0, `${f.label} exposed series`);
+  },
+);

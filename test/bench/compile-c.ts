@@ -9,7 +9,10 @@ const CACHE = fileURLToPath(new URL('../.cache/', import.meta.url));
 /** Path of the compiled `source` (a path or file: URL), built with gcc -O2 on first use. */
 export async function compileC(source: URL, name: string): Promise<string> {
   const file = fileURLToPath(source);
-  const hash = createHash('sha256').update(await readFile(file)).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex')
+    .slice(0, 12);
   const dir = `${CACHE}${name}-${hash}`;
   const path = `${dir}/${name}`;
   try {

@@ -8,9 +8,22 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-export interface CpuProfile { nodes: ProfileNode[]; startTime: number; samples: number[]; timeDeltas: number[] }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+export interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
 
 export interface ProfileSummary {
   /** Sampled time that was not idle, in µs. */
@@ -43,7 +56,8 @@ function categoryOf(file: string): string {
   return `npm: ${file.startsWith('@') ? `${parts[0] ?? ''}/${parts[1] ?? ''}` : (parts[0] ?? '')}`;
 }
 
-const functionOf = (frame: CallFrame): string => `${frame.functionName || '(anonymous)'} ${fileOf(frame)}${frame.url ? `:${String(frame.lineNumber + 1)}` : ''}`;
+const functionOf = (frame: CallFrame): string =>
+  `${frame.functionName || '(anonymous)'} ${fileOf(frame)}${frame.url ? `:${String(frame.lineNumber + 1)}` : ''}`;
 
 function add(map: Map<string, number>, key: string, us: number): void {
   map.set(key, (map.get(key) ?? 0) + us);
@@ -54,7 +68,13 @@ export function summarize(profile: CpuProfile, windowsUs?: readonly (readonly [n
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const s: ProfileSummary = { busyUs: 0, byCategory: new Map(), byFile: new Map(), selfByFunction: new Map(), totalByFunction: new Map() };
+  const s: ProfileSummary = {
+    busyUs: 0,
+    byCategory: new Map(),
+    byFile: new Map(),
+    selfByFunction: new Map(),
+    totalByFunction: new Map(),
+  };
 
   let t = profile.startTime;
   let w = 0;
@@ -86,17 +106,25 @@ export function summarize(profile: CpuProfile, windowsUs?: readonly (readonly [n
 function top(map: Map<string, number>, busyUs: number, n: number, head: string): string[] {
   const rows = [...map].sort((a, b) => b[1] - a[1]).slice(0, n);
   return [
-    `| ${head} | ms | share |`, '|---|---|---|',
-    ...rows.map(([k, us]) => `| \`${k.replaceAll('|', '\\|')}\` | ${(us / 1000).toFixed(1)} | ${((us / busyUs) * 100).toFixed(1)} % |`),
+    `| ${head} | ms | share |`,
+    '|---|---|---|',
+    ...rows.map(
+      ([k, us]) =>
+        `| \`${k.replaceAll('|', '\\|')}\` | ${(us / 1000).toFixed(1)} | ${((us / busyUs) * 100).toFixed(1)} % |`,
+    ),
   ];
 }
 
 export function formatSummary(s: ProfileSummary, n = 25): string[] {
   return [
-    `Busy (not idle) sampled time: ${(s.busyUs / 1000).toFixed(1)} ms`, '',
-    ...top(s.byCategory, s.busyUs, n, 'self time by category'), '',
-    ...top(s.byFile, s.busyUs, n, 'self time by file'), '',
-    ...top(s.selfByFunction, s.busyUs, n, 'self time by function'), '',
+    `Busy (not idle) sampled time: ${(s.busyUs / 1000).toFixed(1)} ms`,
+    '',
+    ...top(s.byCategory, s.busyUs, n, 'self time by category'),
+    '',
+    ...top(s.byFile, s.busyUs, n, 'self time by file'),
+    '',
+    ...top(s.selfByFunction, s.busyUs, n, 'self time by function'),
+    '',
     ...top(s.totalByFunction, s.busyUs, n, 'inclusive time by function'),
   ];
 }

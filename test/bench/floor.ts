@@ -8,7 +8,11 @@ import type { SyntheticHost } from './synthetic-host.js';
 
 export async function startFloor(host: SyntheticHost): Promise<Contender> {
   const binary = await compileC(new URL('floor-reader.c', import.meta.url), 'floor-reader');
-  const child = spawn(binary, host.vms.map((vm) => String(vm.pid)), { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(
+    binary,
+    host.vms.map((vm) => String(vm.pid)),
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const exited = once(child, 'exit');
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   return {

@@ -69,7 +69,9 @@ const { lines } = await runBench({
   nodeFlags: values['node-flags'].split(' ').filter(Boolean),
   command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
   workDir: `${ROOT}test/.cache/bench/run-${new Date().toISOString().replace(/[:.]/g, '-')}`,
-  log: (line) => { process.stderr.write(`bench: ${line}\n`); },
+  log: (line) => {
+    process.stderr.write(`bench: ${line}\n`);
+  },
 });
 const text = `${lines.join('\n')}\n`;
 process.stdout.write(text);

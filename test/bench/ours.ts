@@ -23,13 +23,23 @@ function shebangFlags(entry: string): string[] {
 
 export async function startOurs(host: SyntheticHost, opts: OursOptions): Promise<Contender> {
   const port = await freePort();
-  const node = [process.execPath, ...shebangFlags(opts.entry), ...(opts.nodeFlags ?? []), ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [])];
-  const served = await startServed([
-    ...node, opts.entry,
-    `--web.listen-address=127.0.0.1:${String(port)}`,
-    `--qemu.process-pattern=${PROCESS_PATTERN}`,
-    '--log.level=warn',
-  ], port, { readyPath: '/-/ready' });
+  const node = [
+    process.execPath,
+    ...shebangFlags(opts.entry),
+    ...(opts.nodeFlags ?? []),
+    ...(opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : []),
+  ];
+  const served = await startServed(
+    [
+      ...node,
+      opts.entry,
+      `--web.listen-address=127.0.0.1:${String(port)}`,
+      `--qemu.process-pattern=${PROCESS_PATTERN}`,
+      '--log.level=warn',
+    ],
+    port,
+    { readyPath: '/-/ready' },
+  );
   const domain = new RegExp(`^${host.domainPattern}$`);
   return {
     label: 'qemu-thread-exporter',

@@ -13,15 +13,21 @@ import type { SyntheticHost } from './synthetic-host.js';
 export async function startProcessExporter(host: SyntheticHost, dir: string): Promise<Contender> {
   const binary = requireTool('prometheus-process-exporter');
   const config = `${dir}/process-exporter.yml`;
-  await writeFile(config, [
-    'process_names:',
-    '  - name: "{{.Matches.guest}}"',
-    '    cmdline:',
-    `      - 'guest=(?P<guest>${host.domainPattern})'`,
-    '',
-  ].join('\n'));
+  await writeFile(
+    config,
+    [
+      'process_names:',
+      '  - name: "{{.Matches.guest}}"',
+      '    cmdline:',
+      `      - 'guest=(?P<guest>${host.domainPattern})'`,
+      '',
+    ].join('\n'),
+  );
   const port = await freePort();
-  const served = await startServed([binary, `-config.path=${config}`, '-threads=true', `-web.listen-address=127.0.0.1:${String(port)}`], port);
+  const served = await startServed(
+    [binary, `-config.path=${config}`, '-threads=true', `-web.listen-address=127.0.0.1:${String(port)}`],
+    port,
+  );
   return {
     label: 'process-exporter',
     pid: served.pid,

@@ -72,11 +72,16 @@ async function profileLines(r: SizeResult): Promise<string[]> {
   for (let i = 1; i < r.ourWindowsUs.length; i++) between.push([r.ourWindowsUs[i - 1]![1], r.ourWindowsUs[i]![0]]);
   const during = summarize(profile, r.ourWindowsUs);
   return [
-    `### Profile of our exporter at ${r.threads.toLocaleString('en-US')} threads (${r.profileDir}/${file})`, '',
-    `#### During our ${String(r.ourWindowsUs.length)} scrapes (${(during.busyUs / 1000 / r.ourWindowsUs.length).toFixed(1)} ms sampled per scrape)`, '',
-    ...formatSummary(during), '',
-    '#### Between our scrapes (census, timers, garbage collection; while the others were scraped)', '',
-    ...formatSummary(summarize(profile, between), 15), '',
+    `### Profile of our exporter at ${r.threads.toLocaleString('en-US')} threads (${r.profileDir}/${file})`,
+    '',
+    `#### During our ${String(r.ourWindowsUs.length)} scrapes (${(during.busyUs / 1000 / r.ourWindowsUs.length).toFixed(1)} ms sampled per scrape)`,
+    '',
+    ...formatSummary(during),
+    '',
+    '#### Between our scrapes (census, timers, garbage collection; while the others were scraped)',
+    '',
+    ...formatSummary(summarize(profile, between), 15),
+    '',
   ];
 }
 
@@ -89,8 +94,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const shape: HostShape = { ...size, vcpus: o.vcpus, tickMs: o.tickMs ?? defaultTickMs(threads) };
     results.push(await runSize(shape, `${tag}x${String(threads)}`, o));
   }
-  const lines = [...await header(o), ...report(results), ''];
-  for (const r of results) lines.push(...await profileLines(r));
+  const lines = [...(await header(o)), ...report(results), ''];
+  for (const r of results) lines.push(...(await profileLines(r)));
   await writeFile(`${o.workDir}/results.md`, `${lines.join('\n')}\n`);
   return { results, lines };
 }

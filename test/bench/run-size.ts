@@ -102,13 +102,19 @@ function figures(t: Tally, scrapes: number): Figures {
 
 export async function runSize(shape: HostShape, tag: string, o: RunOptions): Promise<SizeResult> {
   const threads = shape.vms * shape.threadsPerVm;
-  o.log(`${String(threads)} threads: starting ${String(shape.vms)} fake VMs × ${String(shape.threadsPerVm)} threads (tick ${String(shape.tickMs)} ms)`);
+  o.log(
+    `${String(threads)} threads: starting ${String(shape.vms)} fake VMs × ${String(shape.threadsPerVm)} threads (tick ${String(shape.tickMs)} ms)`,
+  );
   const host: SyntheticHost = await startSyntheticHost(shape, tag);
   const contenders: Contender[] = [];
   try {
     const profileDir = o.cpuProf ? `${o.workDir}/profile-${String(threads)}` : undefined;
     if (profileDir) await mkdir(profileDir, { recursive: true });
-    const ours = await startOurs(host, { entry: o.entry, nodeFlags: o.nodeFlags, ...(profileDir ? { cpuProfDir: profileDir } : {}) });
+    const ours = await startOurs(host, {
+      entry: o.entry,
+      nodeFlags: o.nodeFlags,
+      ...(profileDir ? { cpuProfDir: profileDir } : {}),
+    });
     contenders.push(ours);
     contenders.push(await startProcessExporter(host, o.workDir));
     contenders.push(await startFloor(host));

@@ -27,10 +27,16 @@ export async function freePort(): Promise<number> {
  * Starts `argv` (which must listen on 127.0.0.1:port) and waits until `readyPath` answers 200. Its stderr is
  * kept, to explain an early exit.
  */
-export async function startServed(argv: string[], port: number, opts: { metricsPath?: string; readyPath?: string; timeoutMs?: number } = {}): Promise<Served> {
+export async function startServed(
+  argv: string[],
+  port: number,
+  opts: { metricsPath?: string; readyPath?: string; timeoutMs?: number } = {},
+): Promise<Served> {
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4000); });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
   const exited = once(child, 'exit');
   const url = `http://127.0.0.1:${String(port)}`;
   const metricsPath = opts.metricsPath ?? '/metrics';
@@ -42,7 +48,8 @@ export async function startServed(argv: string[], port: number, opts: { metricsP
 
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${argv.join(' ')} exited early:\n${stderr}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${argv.join(' ')} exited early:\n${stderr}`);
     try {
       const res = await fetch(url + (opts.readyPath ?? metricsPath));
       await res.arrayBuffer();

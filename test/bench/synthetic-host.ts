@@ -41,7 +41,9 @@ function checkThreadLimits(shape: HostShape): void {
   const { vms, threadsPerVm, vcpus } = shape;
   if (vcpus < 1 || vcpus > MAX_VCPUS) throw new Error(`vcpus must be 1..${String(MAX_VCPUS)}`);
   if (threadsPerVm < vcpus + FIXED_THREADS || threadsPerVm > MAX_THREADS_PER_VM) {
-    throw new Error(`threads per VM must be ${String(vcpus + FIXED_THREADS)}..${String(MAX_THREADS_PER_VM)} with ${String(vcpus)} vCPUs`);
+    throw new Error(
+      `threads per VM must be ${String(vcpus + FIXED_THREADS)}..${String(MAX_THREADS_PER_VM)} with ${String(vcpus)} vCPUs`,
+    );
   }
   const read = (path: string): number => Number(readFileSync(path, 'utf8').trim());
   // /proc/loadavg's 4th field is running/total tasks on the host.
@@ -49,34 +51,43 @@ function checkThreadLimits(shape: HostShape): void {
   const limit = Math.min(read('/proc/sys/kernel/threads-max'), read('/proc/sys/kernel/pid_max'));
   const wanted = vms * threadsPerVm;
   if (tasksNow + wanted > limit * 0.9) {
-    throw new Error(`${String(wanted)} threads do not fit: ${String(tasksNow)} tasks exist and the host allows ${String(limit)} ` +
-      '(min of /proc/sys/kernel/threads-max and pid_max; raise kernel.pid_max)');
+    throw new Error(
+      `${String(wanted)} threads do not fit: ${String(tasksNow)} tasks exist and the host allows ${String(limit)} ` +
+        '(min of /proc/sys/kernel/threads-max and pid_max; raise kernel.pid_max)',
+    );
   }
 }
 
 export async function startSyntheticHost(shape: HostShape, tag: string): Promise<SyntheticHost> {
   checkThreadLimits(shape);
   const fakes: FakeQemu[] = [];
-  const stop = async (): Promise<void> => { await Promise.all(fakes.map((f) => f.stop())); };
+  const stop = async (): Promise<void> => {
+    await Promise.all(fakes.map((f) => f.stop()));
+  };
   const width = String(shape.vms - 1).length;
   try {
     // A few at a time: each creates its threads at once.
     for (let i = 0; i < shape.vms; i += 8) {
-      const batch = Array.from({ length: Math.min(8, shape.vms - i) }, (_, j) => startFakeQemu({
-        name: `${tag}-${String(i + j).padStart(width, '0')}`,
-        vcpus: shape.vcpus,
-        workers: shape.threadsPerVm - shape.vcpus - FIXED_THREADS,
-        tickMs: shape.tickMs,
-        executable: EXECUTABLE,
-      }));
+      const batch = Array.from({ length: Math.min(8, shape.vms - i) }, (_, j) =>
+        startFakeQemu({
+          name: `${tag}-${String(i + j).padStart(width, '0')}`,
+          vcpus: shape.vcpus,
+          workers: shape.threadsPerVm - shape.vcpus - FIXED_THREADS,
+          tickMs: shape.tickMs,
+          executable: EXECUTABLE,
+        }),
+      );
       const started = await Promise.allSettled(batch);
       for (const r of started) if (r.status === 'fulfilled') fakes.push(r.value);
       const failed = started.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
     }
-    const vms = await Promise.all(fakes.map(async (f) => ({ domain: f.name, pid: f.pid, threads: (await f.threads()).length })));
+    const vms = await Promise.all(
+      fakes.map(async (f) => ({ domain: f.name, pid: f.pid, threads: (await f.threads()).length })),
+    );
     const threads = vms.reduce((sum, vm) => sum + vm.threads, 0);
-    if (threads !== shape.vms * shape.threadsPerVm) throw new Error(`the fakes run ${String(threads)} threads, not ${String(shape.vms * shape.threadsPerVm)}`);
+    if (threads !== shape.vms * shape.threadsPerVm)
+      throw new Error(`the fakes run ${String(threads)} threads, not ${String(shape.vms * shape.threadsPerVm)}`);
     return {
       shape,
       vms,

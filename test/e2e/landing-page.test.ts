@@ -17,22 +17,72 @@ import { startCli, type Cli } from '../support/cli.js';
 import { requireTool } from '../support/require-tool.js';
 
 const host1 = fileURLToPath(new URL('../fixtures/host1', import.meta.url));
-const fixtureFlags = [`--path.procfs=${host1}/proc`, `--path.sysfs=${host1}/sys`, `--path.rootfs=${host1}/rootfs`, `--libvirt.status-dir=${host1}/run/libvirt/qemu`];
+const fixtureFlags = [
+  `--path.procfs=${host1}/proc`,
+  `--path.sysfs=${host1}/sys`,
+  `--path.rootfs=${host1}/rootfs`,
+  `--libvirt.status-dir=${host1}/run/libvirt/qemu`,
+];
 const SCREENSHOT = fileURLToPath(new URL('../.cache/landing-page.png', import.meta.url));
 const VIEWPORT = { width: 1280, height: 900 };
 /** The issue's flags, plus --disable-quic: nothing but the exporter on loopback. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
 
 // ---- What the page shows, read in the browser in one go (one task: a meta refresh cannot cut it in half) ----
 
-interface Box { left: number; right: number; top: number; bottom: number; width: number; height: number }
+interface Box {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+  width: number;
+  height: number;
+}
 /** A text as the user sees it: its box, size, colour and the backgrounds behind it (innermost first). */
-interface TextView { text: string; visible: boolean; box: Box; fontSize: number; color: string; backgrounds: string[] }
-interface FindingView { classes: string; summary: TextView; badge: TextView; evidence: TextView[]; advice: TextView | null }
-interface ChartView { visible: boolean; box: Box; paths: { role: string; d: string }[]; texts: string[]; label: string }
-interface VmView { id: string; heading: TextView; meta: string; chart: ChartView | null; findings: FindingView[]; none: TextView | null }
-interface PageView { scrollWidth: number; innerWidth: number; vms: VmView[] }
+interface TextView {
+  text: string;
+  visible: boolean;
+  box: Box;
+  fontSize: number;
+  color: string;
+  backgrounds: string[];
+}
+interface FindingView {
+  classes: string;
+  summary: TextView;
+  badge: TextView;
+  evidence: TextView[];
+  advice: TextView | null;
+}
+interface ChartView {
+  visible: boolean;
+  box: Box;
+  paths: { role: string; d: string }[];
+  texts: string[];
+  label: string;
+}
+interface VmView {
+  id: string;
+  heading: TextView;
+  meta: string;
+  chart: ChartView | null;
+  findings: FindingView[];
+  none: TextView | null;
+}
+interface PageView {
+  scrollWidth: number;
+  innerWidth: number;
+  vms: VmView[];
+}
 
 /** The few DOM types the page function uses (tsconfig has no DOM lib). */
 interface El {
@@ -45,7 +95,14 @@ interface El {
   getAttribute(name: string): string | null;
   getBoundingClientRect(): Box;
 }
-interface Css { color: string; backgroundColor: string; fontSize: string; display: string; visibility: string; opacity: string }
+interface Css {
+  color: string;
+  backgroundColor: string;
+  fontSize: string;
+  display: string;
+  visibility: string;
+  opacity: string;
+}
 interface Dom {
   document: { documentElement: { scrollWidth: number }; querySelectorAll(selector: string): ArrayLike<El> };
   innerWidth: number;
@@ -59,18 +116,29 @@ interface Dom {
 function readPage(): PageView {
   const w = globalThis as unknown as Dom;
   const views = new Map<El, TextView>();
-  const all = [...Array.from(w.document.querySelectorAll('section.vm h2, .finding .summary, .finding .severity, .finding ul.evidence li, .finding .advice, section.vm p.none'))];
+  const all = [
+    ...Array.from(
+      w.document.querySelectorAll(
+        'section.vm h2, .finding .summary, .finding .severity, .finding ul.evidence li, .finding .advice, section.vm p.none',
+      ),
+    ),
+  ];
   for (const el of all) {
     const css = w.getComputedStyle(el);
     const backgrounds: string[] = [];
-    for (let e: El | null = el; e !== null; e = e.parentElement) backgrounds.push(w.getComputedStyle(e).backgroundColor);
+    for (let e: El | null = el; e !== null; e = e.parentElement)
+      backgrounds.push(w.getComputedStyle(e).backgroundColor);
     const r = el.getBoundingClientRect();
     let visible = r.width > 0 && r.height > 0 && css.visibility !== 'hidden' && css.display !== 'none';
-    for (let e: El | null = el; e !== null; e = e.parentElement) if (Number(w.getComputedStyle(e).opacity) < 0.5) visible = false;
+    for (let e: El | null = el; e !== null; e = e.parentElement)
+      if (Number(w.getComputedStyle(e).opacity) < 0.5) visible = false;
     views.set(el, {
-      text: (el.textContent ?? '').replace(/\s+/g, ' ').trim(), visible,
+      text: (el.textContent ?? '').replace(/\s+/g, ' ').trim(),
+      visible,
       box: { left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width, height: r.height },
-      fontSize: parseFloat(css.fontSize), color: css.color, backgrounds,
+      fontSize: parseFloat(css.fontSize),
+      color: css.color,
+      backgrounds,
     });
   }
   const vms: VmView[] = [];
@@ -84,7 +152,8 @@ function readPage(): PageView {
         visible: r.width > 0 && r.height > 0 && css.visibility !== 'hidden' && css.display !== 'none',
         box: { left: r.left, right: r.right, top: r.top, bottom: r.bottom, width: r.width, height: r.height },
         paths: Array.from(svg.querySelectorAll('path')).map((p) => ({
-          role: (typeof p.className === 'string' ? p.className : p.className.baseVal).replace(/^role-/, ''), d: p.getAttribute('d') ?? '',
+          role: (typeof p.className === 'string' ? p.className : p.className.baseVal).replace(/^role-/, ''),
+          d: p.getAttribute('d') ?? '',
         })),
         texts: Array.from(svg.querySelectorAll('text')).map((t) => (t.textContent ?? '').trim()),
         label: svg.getAttribute('aria-label') ?? '',
@@ -93,7 +162,17 @@ function readPage(): PageView {
     const h2 = section.querySelector('h2');
     vms.push({
       id: section.id,
-      heading: h2 === null ? { text: '', visible: false, box: { left: 0, right: 0, top: 0, bottom: 0, width: 0, height: 0 }, fontSize: 0, color: '', backgrounds: [] } : views.get(h2)!,
+      heading:
+        h2 === null
+          ? {
+              text: '',
+              visible: false,
+              box: { left: 0, right: 0, top: 0, bottom: 0, width: 0, height: 0 },
+              fontSize: 0,
+              color: '',
+              backgrounds: [],
+            }
+          : views.get(h2)!,
       meta: (section.querySelector('.meta')?.textContent ?? '').trim(),
       chart,
       none: section.querySelector('p.none') === null ? null : views.get(section.querySelector('p.none')!)!,
@@ -124,7 +203,8 @@ function parseColor(css: string): Rgba {
 }
 
 /** `top` composited over an opaque `under`. */
-const over = (top: Rgba, under: Rgba): Rgba => [0, 1, 2].map((i) => top[i]! * top[3] + under[i]! * (1 - top[3])).concat(1) as Rgba;
+const over = (top: Rgba, under: Rgba): Rgba =>
+  [0, 1, 2].map((i) => top[i]! * top[3] + under[i]! * (1 - top[3])).concat(1) as Rgba;
 
 /** The opaque background behind a text: its backgrounds (innermost first) composited over the canvas' white. */
 function background(backgrounds: string[]): Rgba {
@@ -134,7 +214,10 @@ function background(backgrounds: string[]): Rgba {
 }
 
 const luminance = ([r, g, b]: Rgba): number => {
-  const lin = (c: number): number => { const s = c / 255; return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
+  const lin = (c: number): number => {
+    const s = c / 255;
+    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
   return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
 };
 
@@ -148,10 +231,17 @@ function contrast(v: TextView): number {
 function assertReadable(v: TextView, what: string, page: PageView, opts: { minFontPx?: number } = {}): void {
   assert.ok(v.visible, `${what} is not visible`);
   assert.notEqual(v.text, '', `${what} is empty`);
-  assert.ok(v.box.left >= 0 && v.box.right <= page.innerWidth, `${what} sticks out of the viewport: ${JSON.stringify(v.box)}`);
-  if (opts.minFontPx !== undefined) assert.ok(v.fontSize >= opts.minFontPx, `${what}: font-size ${String(v.fontSize)}px < ${String(opts.minFontPx)}px`);
+  assert.ok(
+    v.box.left >= 0 && v.box.right <= page.innerWidth,
+    `${what} sticks out of the viewport: ${JSON.stringify(v.box)}`,
+  );
+  if (opts.minFontPx !== undefined)
+    assert.ok(v.fontSize >= opts.minFontPx, `${what}: font-size ${String(v.fontSize)}px < ${String(opts.minFontPx)}px`);
   const ratio = contrast(v);
-  assert.ok(ratio >= 4.5, `${what}: contrast ${ratio.toFixed(2)}:1 < 4.5:1 (${v.color} on ${v.backgrounds.join(' ⊂ ')})`);
+  assert.ok(
+    ratio >= 4.5,
+    `${what}: contrast ${ratio.toFixed(2)}:1 < 4.5:1 (${v.color} on ${v.backgrounds.join(' ⊂ ')})`,
+  );
 }
 
 // ---- The test ----
@@ -172,19 +262,34 @@ test('landing page in headless Chromium: charts and readable findings for every 
       await cli.scrape();
       report = await explain(cli);
       // Past short_history (a second of samples), the fixture's findings stay the same; only their counts grow.
-      if (report.vms.length >= 2 && report.vms.every((vm) => vm.samples >= 4 && vm.findings.every((f) => f.id !== 'short_history'))) break;
-      assert.ok(Date.now() < deadline, `history still short after 20 s: ${JSON.stringify(report.vms.map((vm) => [vm.domain, vm.samples]))}`);
+      if (
+        report.vms.length >= 2 &&
+        report.vms.every((vm) => vm.samples >= 4 && vm.findings.every((f) => f.id !== 'short_history'))
+      )
+        break;
+      assert.ok(
+        Date.now() < deadline,
+        `history still short after 20 s: ${JSON.stringify(report.vms.map((vm) => [vm.domain, vm.samples]))}`,
+      );
       await sleep(250);
     }
     assert.deepEqual(report.vms.map((vm) => vm.domain).sort(), ['labvm', 'vm1']);
 
     context = await chromium.launchPersistentContext(profile, {
-      executablePath, headless: true, args: CHROMIUM_ARGS, viewport: VIEWPORT, timeout: 60_000,
+      executablePath,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: VIEWPORT,
+      timeout: 60_000,
     });
-    const page = context.pages()[0] ?? await context.newPage();
+    const page = context.pages()[0] ?? (await context.newPage());
     const errors: string[] = [];
-    page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console: ${msg.text()}`); });
-    page.on('pageerror', (err) => { errors.push(`pageerror: ${err.message}`); });
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
+    });
+    page.on('pageerror', (err) => {
+      errors.push(`pageerror: ${err.message}`);
+    });
 
     const response = await page.goto(`${cli.url}/`, { waitUntil: 'load', timeout: 30_000 });
     assert.ok(response !== null);
@@ -199,7 +304,10 @@ test('landing page in headless Chromium: charts and readable findings for every 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     const view = await page.evaluate(readPage);
 
-    assert.ok(view.scrollWidth <= view.innerWidth, `horizontal overflow: scrollWidth ${String(view.scrollWidth)} > ${String(view.innerWidth)}`);
+    assert.ok(
+      view.scrollWidth <= view.innerWidth,
+      `horizontal overflow: scrollWidth ${String(view.scrollWidth)} > ${String(view.innerWidth)}`,
+    );
     assert.deepEqual(view.vms.map((vm) => vm.heading.text).sort(), ['labvm', 'vm1']);
     for (const vm of view.vms) {
       const name = vm.heading.text;
@@ -212,15 +320,28 @@ test('landing page in headless Chromium: charts and readable findings for every 
       const chart = vm.chart;
       assert.ok(chart !== null, `${name}: no svg.threads-chart`);
       assert.ok(chart.visible, `${name}: chart not visible`);
-      assert.ok(chart.box.width > 300 && chart.box.height > 80, `${name}: chart ${String(chart.box.width)}×${String(chart.box.height)}`);
+      assert.ok(
+        chart.box.width > 300 && chart.box.height > 80,
+        `${name}: chart ${String(chart.box.width)}×${String(chart.box.height)}`,
+      );
       assert.ok(chart.box.right <= view.innerWidth, `${name}: chart sticks out of the viewport`);
       assert.ok(chart.paths.length >= 1, `${name}: chart has no role path`);
       for (const p of chart.paths) {
         assert.match(p.d, /^M[\d.]+,[\d.]+(L[\d.]+,[\d.]+)+Z$/, `${name}: role ${p.role} has path d=${p.d}`);
-        assert.ok(chart.texts.some((t) => t.startsWith(`${p.role} `)), `${name}: legend does not name ${p.role}: ${chart.texts.join(' | ')}`);
+        assert.ok(
+          chart.texts.some((t) => t.startsWith(`${p.role} `)),
+          `${name}: legend does not name ${p.role}: ${chart.texts.join(' | ')}`,
+        );
       }
-      assert.deepEqual(chart.paths.map((p) => p.role).sort(), Object.keys(json.threads.roles).sort(), `${name}: chart roles vs /api/v1/explain`);
-      assert.ok(chart.paths.some((p) => p.role === 'vcpu'), `${name}: no vcpu area`);
+      assert.deepEqual(
+        chart.paths.map((p) => p.role).sort(),
+        Object.keys(json.threads.roles).sort(),
+        `${name}: chart roles vs /api/v1/explain`,
+      );
+      assert.ok(
+        chart.paths.some((p) => p.role === 'vcpu'),
+        `${name}: no vcpu area`,
+      );
       assert.match(chart.label, /^Threads by role over the last \d+ s: /);
 
       // Findings: the same as /api/v1/explain, each readable.
@@ -236,19 +357,31 @@ test('landing page in headless Chromium: charts and readable findings for every 
         assert.match(shown.classes, new RegExp(`\\bfinding ${f.severity}\\b`), what);
         assert.equal(shown.badge.text.toLowerCase(), f.severity, `${what}: badge`);
         // The JSON was read a moment before the page: the sample counts in the summary may have grown since.
-        const digitless = (s: string): string => s.replace(/\s+/g, ' ').trim().replace(/\d+(\.\d+)?/g, '#');
+        const digitless = (s: string): string =>
+          s
+            .replace(/\s+/g, ' ')
+            .trim()
+            .replace(/\d+(\.\d+)?/g, '#');
         assert.equal(digitless(shown.summary.text), digitless(`${shown.badge.text}${f.summary}`), `${what}: summary`);
         assertReadable(shown.summary, `${what}: summary`, view, { minFontPx: 12 });
         assertReadable(shown.badge, `${what}: severity badge`, view);
         assert.equal(shown.evidence.length, f.evidence.length, `${what}: evidence`);
-        shown.evidence.forEach((e, j) => { assertReadable(e, `${what}: evidence ${String(j)}`, view, { minFontPx: 12 }); });
+        shown.evidence.forEach((e, j) => {
+          assertReadable(e, `${what}: evidence ${String(j)}`, view, { minFontPx: 12 });
+        });
         if (f.advice === '') assert.equal(shown.advice, null);
         else assertReadable(shown.advice!, `${what}: advice`, view, { minFontPx: 12 });
       });
     }
     // labvm (no debug-threads, a worker in D on storage the exporter cannot see) has findings; vm1 (fixture files
     // that never change: nothing to judge) has none.
-    assert.deepEqual(report.vms.find((v) => v.domain === 'labvm')!.findings.map((f) => f.id).sort(), ['disk_sleep', 'roles_inferred']);
+    assert.deepEqual(
+      report.vms
+        .find((v) => v.domain === 'labvm')!
+        .findings.map((f) => f.id)
+        .sort(),
+      ['disk_sleep', 'roles_inferred'],
+    );
     assert.deepEqual(report.vms.find((v) => v.domain === 'vm1')!.findings, []);
 
     const png = statSync(SCREENSHOT);
@@ -260,7 +393,10 @@ test('landing page in headless Chromium: charts and readable findings for every 
     await page.waitForEvent('load', { timeout: 20_000 });
     const after = await page.evaluate(readPage);
     assert.equal(after.vms.length, 2);
-    assert.ok(Math.min(...after.vms.map((vm) => samples(vm.meta))) > before, 'the refreshed page shows no newer samples');
+    assert.ok(
+      Math.min(...after.vms.map((vm) => samples(vm.meta))) > before,
+      'the refreshed page shows no newer samples',
+    );
 
     assert.deepEqual(errors, []);
   } finally {

@@ -27,16 +27,38 @@ test("domain name and uuid come from libvirt's status file, the disk's target an
   const wait0 = [0, 1].map((v) => taskWaitSeconds(dom.pid, tids.get(v)!));
   const text = await cli.scrape();
   const wait1 = [0, 1].map((v) => taskWaitSeconds(dom.pid, tids.get(v)!));
-  assert.equal(value(text, 'qemu_vm_info', { domain: name, uuid: dom.uuid, pid: String(dom.pid), source: 'libvirt' }), 1);
+  assert.equal(
+    value(text, 'qemu_vm_info', { domain: name, uuid: dom.uuid, pid: String(dom.pid), source: 'libvirt' }),
+    1,
+  );
   assert.equal(value(text, 'qemu_threads', { domain: name, role: 'vcpu' }), 2);
   assert.equal(value(text, 'qemu_threads', { domain: name, role: 'iothread' }), 1);
   assert.equal(value(text, 'qemu_threads', { domain: name, role: 'main' }), 1);
   const dev = await blockDeviceOf(dom.diskPath);
   assert.ok(dev, 'the test image must live on a block-device-backed filesystem');
-  assert.equal(value(text, 'qemu_disk_info', { domain: name, disk: 'sdc', bus: 'scsi', device_type: 'disk', source: dom.diskPath, host_device: dev, cache: 'none', io: 'threads', iothread: 'iothread1' }), 1);
+  assert.equal(
+    value(text, 'qemu_disk_info', {
+      domain: name,
+      disk: 'sdc',
+      bus: 'scsi',
+      device_type: 'disk',
+      source: dom.diskPath,
+      host_device: dev,
+      cache: 'none',
+      io: 'threads',
+      iothread: 'iothread1',
+    }),
+    1,
+  );
   assert.equal(value(text, 'qemu_thread_pool_max_threads', { domain: name, pool: 'iothread1' }), 64);
   assert.equal(value(text, 'qemu_exporter_source_success', { source: 'libvirt' }), 1);
-  for (const vcpu of [0, 1]) assertBetween(wait0[vcpu]!, value(text, 'qemu_vcpu_runqueue_wait_seconds_total', { domain: name, vcpu: String(vcpu) }), wait1[vcpu]!, `vCPU ${String(vcpu)} run-queue wait`);
+  for (const vcpu of [0, 1])
+    assertBetween(
+      wait0[vcpu]!,
+      value(text, 'qemu_vcpu_runqueue_wait_seconds_total', { domain: name, vcpu: String(vcpu) }),
+      wait1[vcpu]!,
+      `vCPU ${String(vcpu)} run-queue wait`,
+    );
 });
 
 test('destroying the domain removes its series by the next scrape', async () => {

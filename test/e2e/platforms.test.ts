@@ -25,7 +25,9 @@ describe('platforms: real QEMUs', () => {
     pve = await startProxmoxLikeQemu(pveName);
     // Unnamed threads: only the status file's vCPU TIDs, mapped from the pod's PID namespace, can tell vCPUs apart.
     pod = await startPodLikeQemu('prod', `web${String(process.pid)}`, false);
-    await pod.writeStatus(kubevirtStatusXml(pod.domain, pod.podPid, [pod.podVcpuTids[0]!, pod.podVcpuTids[1]!], pod.diskPath));
+    await pod.writeStatus(
+      kubevirtStatusXml(pod.domain, pod.podPid, [pod.podVcpuTids[0]!, pod.podVcpuTids[1]!], pod.diskPath),
+    );
     cli = await startCli();
   });
   after(async () => {
@@ -36,29 +38,77 @@ describe('platforms: real QEMUs', () => {
 
   test("Proxmox VE: /usr/bin/kvm and qemu-server's arguments: found, named by -name, UUID from -smbios, roles from names", async () => {
     const text = await cli.scrape();
-    assert.equal(value(text, 'qemu_vm_info', { domain: pveName, uuid: pve.uuid, pid: String(pve.pid), source: 'cmdline', ...none }), 1);
+    assert.equal(
+      value(text, 'qemu_vm_info', {
+        domain: pveName,
+        uuid: pve.uuid,
+        pid: String(pve.pid),
+        source: 'cmdline',
+        ...none,
+      }),
+      1,
+    );
     assert.equal(threads(text, pveName, 'vcpu'), 2);
     // `IO iothread-virtio0` is too long a thread name: the iothread keeps the name `kvm`, as on Proxmox VE.
     assert.equal(threads(text, pveName, 'iothread'), 1);
     assert.equal(threads(text, pveName, 'rcu'), 1);
     assert.equal(threads(text, pveName, 'main'), 1);
     assert.equal(threads(text, pveName, 'other'), undefined);
-    assert.equal(value(text, 'qemu_disk_info', { domain: pveName, disk: 'virtio0', bus: 'virtio', host_device: (await blockDeviceOf(pve.diskPath))!, cache: 'none', io: 'io_uring', iothread: 'iothread-virtio0' }), 1);
-    console.log(text.split('\n').filter((l) => /^qemu_(threads|vm_info)\{/.test(l) && l.includes(`domain="${pveName}"`)).join('\n'));
+    assert.equal(
+      value(text, 'qemu_disk_info', {
+        domain: pveName,
+        disk: 'virtio0',
+        bus: 'virtio',
+        host_device: (await blockDeviceOf(pve.diskPath))!,
+        cache: 'none',
+        io: 'io_uring',
+        iothread: 'iothread-virtio0',
+      }),
+      1,
+    );
+    console.log(
+      text
+        .split('\n')
+        .filter((l) => /^qemu_(threads|vm_info)\{/.test(l) && l.includes(`domain="${pveName}"`))
+        .join('\n'),
+    );
   });
 
   test("KubeVirt: the pod's own status file, seen through /proc/PID/root, names the VMI and its vCPUs", async () => {
     let text = '';
     // The exporter looks inside a pod at most every 5 s.
-    for (let i = 0; i < 80 && value(text, 'qemu_vm_info', { pid: String(pod.pid), source: 'libvirt' }) === undefined; i++) {
+    for (
+      let i = 0;
+      i < 80 && value(text, 'qemu_vm_info', { pid: String(pod.pid), source: 'libvirt' }) === undefined;
+      i++
+    ) {
       await sleep(100);
       text = await cli.scrape();
     }
     assert.notEqual(pod.podPid, pod.pid, 'the QEMU runs in a PID namespace of its own');
-    assert.equal(value(text, 'qemu_vm_info', { domain: pod.domain, pid: String(pod.pid), source: 'libvirt', ...none, kubevirt_namespace: 'prod', kubevirt_name: pod.domain.slice(5) }), 1);
+    assert.equal(
+      value(text, 'qemu_vm_info', {
+        domain: pod.domain,
+        pid: String(pod.pid),
+        source: 'libvirt',
+        ...none,
+        kubevirt_namespace: 'prod',
+        kubevirt_name: pod.domain.slice(5),
+      }),
+      1,
+    );
     assert.equal(threads(text, pod.domain, 'vcpu'), 2);
-    const vcpus = new Set([...samples(text).keys()].filter((s) => s.startsWith('qemu_vcpu_cpu') && s.includes(`domain="${pod.domain}"`)).map((s) => /vcpu="(\d+)"/.exec(s)?.[1]));
+    const vcpus = new Set(
+      [...samples(text).keys()]
+        .filter((s) => s.startsWith('qemu_vcpu_cpu') && s.includes(`domain="${pod.domain}"`))
+        .map((s) => /vcpu="(\d+)"/.exec(s)?.[1]),
+    );
     assert.deepEqual([...vcpus].sort(), ['0', '1']);
-    console.log(text.split('\n').filter((l) => /^qemu_(threads|vm_info)\{/.test(l) && l.includes(`domain="${pod.domain}"`)).join('\n'));
+    console.log(
+      text
+        .split('\n')
+        .filter((l) => /^qemu_(threads|vm_info)\{/.test(l) && l.includes(`domain="${pod.domain}"`))
+        .join('\n'),
+    );
   });
 });

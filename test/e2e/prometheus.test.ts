@@ -10,7 +10,15 @@ import { after, before, test } from 'node:test';
 import { startCli, type Cli } from '../support/cli.js';
 import { startFakeQemu, type FakeQemu } from '../support/fake-qemu.js';
 import {
-  DASHBOARD_FILES, RULES_FILE, dataPanels, loadDashboard, loadRules, parseLabelValues, queryResultOptions, substitute, type DashboardJson,
+  DASHBOARD_FILES,
+  RULES_FILE,
+  dataPanels,
+  loadDashboard,
+  loadRules,
+  parseLabelValues,
+  queryResultOptions,
+  substitute,
+  type DashboardJson,
 } from '../support/monitoring-files.js';
 import { startPrometheus, type Prometheus, type Series } from '../support/prometheus.js';
 import { createRawImage, IMAGE_DIR, startRealQemu, type RealQemu } from '../support/real-qemu.js';
@@ -38,10 +46,14 @@ before(async () => {
     name: fakeDomain,
     workers: 6,
     extraArgs: [
-      '-id', '100', // as Proxmox VE's QEMU is given its VM id: the VM pickers show "100 (NAME)"
-      '-device', 'virtio-scsi-pci,id=scsi0,iothread=iothread1',
-      '-drive', `file=${fakeImage},if=none,id=drive0,format=raw,cache=none,aio=threads`,
-      '-device', 'scsi-hd,bus=scsi0.0,drive=drive0,id=disk0',
+      '-id',
+      '100', // as Proxmox VE's QEMU is given its VM id: the VM pickers show "100 (NAME)"
+      '-device',
+      'virtio-scsi-pci,id=scsi0,iothread=iothread1',
+      '-drive',
+      `file=${fakeImage},if=none,id=drive0,format=raw,cache=none,aio=threads`,
+      '-device',
+      'scsi-hd,bus=scsi0.0,drive=drive0,id=disk0',
     ],
   });
   real = await startRealQemu({ name: realDomain });
@@ -50,7 +62,10 @@ before(async () => {
   prometheus = await startPrometheus({ jobs: { [JOB]: [target] }, ruleFiles: [RULES_FILE] });
   // Both VMs scraped: from here on the template variables offer them.
   const vms = `qemu_vm_info{job="${JOB}", domain=~"${fakeDomain}|${realDomain}"}`;
-  assert.deepEqual(await untilEmpty(async () => ((await prom().query(vms)).length === 2 ? [] : [`no 2 series for ${vms}`])), []);
+  assert.deepEqual(
+    await untilEmpty(async () => ((await prom().query(vms)).length === 2 ? [] : [`no 2 series for ${vms}`])),
+    [],
+  );
 });
 
 after(async () => {
@@ -90,14 +105,20 @@ test('Prometheus scrapes the exporter, loads every rule of rules.yml, and evalua
   const rules = loadRules();
   const problems = await untilEmpty(async () => {
     const complaints: string[] = [];
-    const targets = await prom().api<{ activeTargets: { scrapeUrl: string; health: string; lastError: string }[] }>('targets');
-    for (const t of targets.activeTargets) if (t.health !== 'up') complaints.push(`target ${t.scrapeUrl}: ${t.health} ${t.lastError}`);
-    const loaded = await prom().api<{ groups: { rules: { name: string; health: string; lastError?: string }[] }[] }>('rules');
+    const targets = await prom().api<{ activeTargets: { scrapeUrl: string; health: string; lastError: string }[] }>(
+      'targets',
+    );
+    for (const t of targets.activeTargets)
+      if (t.health !== 'up') complaints.push(`target ${t.scrapeUrl}: ${t.health} ${t.lastError}`);
+    const loaded = await prom().api<{ groups: { rules: { name: string; health: string; lastError?: string }[] }[] }>(
+      'rules',
+    );
     const byName = new Map(loaded.groups.flatMap((g) => g.rules).map((r) => [r.name, r]));
     for (const rule of rules) {
       const name = rule.record ?? rule.alert!;
       const state = byName.get(name);
-      if (state?.health !== 'ok') complaints.push(`${name}: ${state ? `${state.health} ${state.lastError ?? ''}` : 'not loaded'}`);
+      if (state?.health !== 'ok')
+        complaints.push(`${name}: ${state ? `${state.health} ${state.lastError ?? ''}` : 'not loaded'}`);
     }
     return complaints;
   });
@@ -120,7 +141,11 @@ test('Prometheus scrapes the exporter, loads every rule of rules.yml, and evalua
  * queries, and checks that each offers the wanted value; `null` means All (`.*`), `undefined` the first value offered.
  * `texts` gets what the picker shows for each value.
  */
-async function resolveVariables(d: DashboardJson, wanted: Record<string, string | null | undefined>, texts: Record<string, Map<string, string>> = {}): Promise<Record<string, string>> {
+async function resolveVariables(
+  d: DashboardJson,
+  wanted: Record<string, string | null | undefined>,
+  texts: Record<string, Map<string, string>> = {},
+): Promise<Record<string, string>> {
   const values: Record<string, string> = { ...INTERVALS };
   for (const v of d.templating.list) {
     if (v.type === 'datasource') {
@@ -181,12 +206,15 @@ test('every panel query of both dashboards evaluates and returns data', async ()
   // The VM picker shows the platform's name of a VM, and selects it by its domain.
   assert.equal(texts.domain!.get(fakeDomain), `100 (${fakeDomain})`);
   assert.equal(texts.domain!.get(realDomain), realDomain);
-  const vmValues = await Promise.all([fakeDomain, realDomain].map((domain) =>
-    resolveVariables(vmDetail, { job: JOB, instance: target, domain, disk: undefined })));
+  const vmValues = await Promise.all(
+    [fakeDomain, realDomain].map((domain) =>
+      resolveVariables(vmDetail, { job: JOB, instance: target, domain, disk: undefined }),
+    ),
+  );
   assert.equal(vmValues[0]?.disk, 'disk0');
 
   const complaints = await untilEmpty(async () => [
-    ...await panelsWithoutData(hostOverview, hostValues),
+    ...(await panelsWithoutData(hostOverview, hostValues)),
     ...(await Promise.all(vmValues.map((values) => panelsWithoutData(vmDetail, values)))).flat(),
   ]);
   assert.deepEqual(complaints, []);

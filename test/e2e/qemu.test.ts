@@ -31,9 +31,27 @@ test('a real QEMU: vcpu 2, iothread 1, main 1, and its disk mapped to the host d
   assert.equal(value(text, 'qemu_threads', { domain, role: 'monitor' }), 1);
   const dev = await blockDeviceOf(qemu.diskPath);
   assert.ok(dev);
-  assert.equal(value(text, 'qemu_disk_info', { domain, disk: 'scsi0-0-0-0', bus: 'scsi', device_type: 'disk', source: qemu.diskPath, host_device: dev, cache: 'none', io: 'threads', iothread: 'iothread1' }), 1);
+  assert.equal(
+    value(text, 'qemu_disk_info', {
+      domain,
+      disk: 'scsi0-0-0-0',
+      bus: 'scsi',
+      device_type: 'disk',
+      source: qemu.diskPath,
+      host_device: dev,
+      cache: 'none',
+      io: 'threads',
+      iothread: 'iothread1',
+    }),
+    1,
+  );
   assert.ok((value(text, 'qemu_process_resident_memory_bytes', { domain }) ?? 0) > 1e6);
-  assertBetween(switches0, value(text, 'qemu_vcpu_context_switches_total', { domain, vcpu: '1', kind: 'voluntary' }), switches1, 'vCPU 1 voluntary switches');
+  assertBetween(
+    switches0,
+    value(text, 'qemu_vcpu_context_switches_total', { domain, vcpu: '1', kind: 'voluntary' }),
+    switches1,
+    'vCPU 1 voluntary switches',
+  );
   assert.equal(value(text, 'qemu_exporter_source_success', { source: 'procfs' }), 1);
 
   // What one scrape costs, for the record (never asserted: a test does not fail on time).
@@ -43,8 +61,15 @@ test('a real QEMU: vcpu 2, iothread 1, main 1, and its disk mapped to the host d
   const n = 20;
   for (let i = 0; i < n; i++) await cli.scrape();
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6 / n;
-  console.log(`one scrape of ${domain} (${qemu.accel}): ${(((cli.cpuSeconds() - cpu0) / n) * 1000).toFixed(2)} ms CPU, ${wallMs.toFixed(2)} ms wall`);
-  console.log(text.split('\n').filter((l) => l.includes(`domain="${domain}"`)).join('\n'));
+  console.log(
+    `one scrape of ${domain} (${qemu.accel}): ${(((cli.cpuSeconds() - cpu0) / n) * 1000).toFixed(2)} ms CPU, ${wallMs.toFixed(2)} ms wall`,
+  );
+  console.log(
+    text
+      .split('\n')
+      .filter((l) => l.includes(`domain="${domain}"`))
+      .join('\n'),
+  );
 });
 
 test('the landing page, health and readiness', async () => {

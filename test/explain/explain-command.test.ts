@@ -15,8 +15,18 @@ import { runCommand, startCli } from '../support/cli.js';
 import { startExporter } from '../support/exporter.js';
 
 const host1 = fileURLToPath(new URL('../fixtures/host1', import.meta.url));
-const roots = { procfs: join(host1, 'proc'), sysfs: join(host1, 'sys'), rootfs: join(host1, 'rootfs'), libvirtStatusDir: join(host1, 'run/libvirt/qemu') };
-const fixtureFlags = [`--path.procfs=${roots.procfs}`, `--path.sysfs=${roots.sysfs}`, `--path.rootfs=${roots.rootfs}`, `--libvirt.status-dir=${roots.libvirtStatusDir}`];
+const roots = {
+  procfs: join(host1, 'proc'),
+  sysfs: join(host1, 'sys'),
+  rootfs: join(host1, 'rootfs'),
+  libvirtStatusDir: join(host1, 'run/libvirt/qemu'),
+};
+const fixtureFlags = [
+  `--path.procfs=${roots.procfs}`,
+  `--path.sysfs=${roots.sysfs}`,
+  `--path.rootfs=${roots.rootfs}`,
+  `--libvirt.status-dir=${roots.libvirtStatusDir}`,
+];
 
 test('/api/v1/explain: every VM, or one domain; 404 for a domain that is not here', async () => {
   const { exporter, scrape, stop } = await startExporter(roots);
@@ -26,16 +36,28 @@ test('/api/v1/explain: every VM, or one domain; 404 for a domain that is not her
     assert.equal(all.statusCode, 200);
     assert.match(all.headers['content-type'] as string, /^application\/json/);
     const report = all.json<ExplainReport>();
-    assert.deepEqual(report.vms.map((v) => v.domain), ['labvm', 'vm1']);
+    assert.deepEqual(
+      report.vms.map((v) => v.domain),
+      ['labvm', 'vm1'],
+    );
     assert.equal(report.windowSeconds, 300);
-    assert.deepEqual(report.thresholds, { poolBusy: 8, waitRatio: 0.1, switchRate: 100, diskSleepRatio: 0.5, diskLatencyMs: 20 });
+    assert.deepEqual(report.thresholds, {
+      poolBusy: 8,
+      waitRatio: 0.1,
+      switchRate: 100,
+      diskSleepRatio: 0.5,
+      diskLatencyMs: 20,
+    });
     const vm1 = report.vms[1]!;
     assert.equal(vm1.source, 'cmdline');
     assert.equal(vm1.threads.roles.worker?.at(-1), 6);
     assert.equal(vm1.threads.roles.vcpu?.at(-1), 4);
 
     const one = await exporter.app.inject('/api/v1/explain?domain=vm1');
-    assert.deepEqual(one.json<ExplainReport>().vms.map((v) => v.domain), ['vm1']);
+    assert.deepEqual(
+      one.json<ExplainReport>().vms.map((v) => v.domain),
+      ['vm1'],
+    );
     const none = await exporter.app.inject('/api/v1/explain?domain=nope');
     assert.equal(none.statusCode, 404);
     assert.deepEqual(none.json<ExplainReport>().vms, []);
@@ -75,7 +97,10 @@ test('explain --url asks a running exporter (basic auth from the URL), as text o
     const json = await runCommand(['explain', 'vm1', '--url', url, '--output=json']);
     assert.equal(json.code, 0, json.stderr);
     const report = JSON.parse(json.stdout) as ExplainReport;
-    assert.deepEqual(report.vms.map((v) => v.domain), ['vm1']);
+    assert.deepEqual(
+      report.vms.map((v) => v.domain),
+      ['vm1'],
+    );
 
     const missing = await runCommand(['explain', 'nope', `--url=${url}`]);
     assert.equal(missing.code, 1);
@@ -103,7 +128,14 @@ test('explain without --url watches this host (here: the fixture tree) for --dur
 });
 
 test('explain: bad usage exits 2 with one line', async () => {
-  for (const args of [['--output=yaml'], ['a', 'b'], ['--duration=0s'], ['--nope'], ['--url=not a url'], ['--explain.wait-ratio=2']]) {
+  for (const args of [
+    ['--output=yaml'],
+    ['a', 'b'],
+    ['--duration=0s'],
+    ['--nope'],
+    ['--url=not a url'],
+    ['--explain.wait-ratio=2'],
+  ]) {
     const r = await runCommand(['explain', ...args]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);

@@ -10,7 +10,11 @@ assert.ok(hostOverview && vmDetail);
 
 test('the committed dashboards are exactly what grafana/ generates (npm run dashboards)', () => {
   for (const { file, build } of DASHBOARDS) {
-    assert.equal(readFileSync(`${DASHBOARD_DIR}${file}`, 'utf8'), render(build()), `grafana/dashboards/${file} is stale: run npm run dashboards`);
+    assert.equal(
+      readFileSync(`${DASHBOARD_DIR}${file}`, 'utf8'),
+      render(build()),
+      `grafana/dashboards/${file} is stale: run npm run dashboards`,
+    );
   }
 });
 
@@ -34,32 +38,63 @@ test('every panel has a unique id, a description, a unit, thresholds, and querie
 });
 
 test('template variables: data source, job, host, VM, and on the VM detail its disks', () => {
-  assert.deepEqual(hostOverview.templating.list.map((v) => v.name), ['datasource', 'job', 'instance', 'domain']);
-  assert.deepEqual(vmDetail.templating.list.map((v) => v.name), ['datasource', 'job', 'instance', 'domain', 'disk']);
+  assert.deepEqual(
+    hostOverview.templating.list.map((v) => v.name),
+    ['datasource', 'job', 'instance', 'domain'],
+  );
+  assert.deepEqual(
+    vmDetail.templating.list.map((v) => v.name),
+    ['datasource', 'job', 'instance', 'domain', 'disk'],
+  );
   // The host overview shows many hosts and VMs at once; the VM detail exactly one VM, any of its disks.
   assert.ok(hostOverview.templating.list.filter((v) => v.name !== 'datasource').every((v) => v.multi && v.includeAll));
-  assert.deepEqual(vmDetail.templating.list.filter((v) => v.multi).map((v) => v.name), ['disk']);
+  assert.deepEqual(
+    vmDetail.templating.list.filter((v) => v.multi).map((v) => v.name),
+    ['disk'],
+  );
 });
 
 test('the dashboards link to each other, keeping the selected host and VM', () => {
-  for (const [from, to] of [[hostOverview, vmDetail], [vmDetail, hostOverview]] as const) {
-    assert.ok(from.links.some((l) => l.url === `/d/${to.uid}` && l.includeVars), `${from.uid} does not link to ${to.uid}`);
+  for (const [from, to] of [
+    [hostOverview, vmDetail],
+    [vmDetail, hostOverview],
+  ] as const) {
+    assert.ok(
+      from.links.some((l) => l.url === `/d/${to.uid}` && l.includeVars),
+      `${from.uid} does not link to ${to.uid}`,
+    );
   }
 });
 
 test('the headline panel draws workers, their peak, the pool maximum and the disks in flight on one time axis', () => {
   const headline = dataPanels(vmDetail)[0]!;
   const exprs = (headline.targets ?? []).map((t) => t.expr).join('\n');
-  for (const metric of ['qemu_threads{', 'role="worker"', 'qemu_threads_peak{', 'qemu_thread_pool_max_threads{', 'qemu_thread_pool_threads{', 'qemu_disk_io_now{']) {
+  for (const metric of [
+    'qemu_threads{',
+    'role="worker"',
+    'qemu_threads_peak{',
+    'qemu_thread_pool_max_threads{',
+    'qemu_thread_pool_threads{',
+    'qemu_disk_io_now{',
+  ]) {
     assert.ok(exprs.includes(metric), `headline panel lacks ${metric}`);
   }
   assert.equal(headline.type, 'timeseries');
 });
 
 test('every recorded series a panel reads is recorded by rules.yml', () => {
-  const recorded = new Set(loadRules().map((r) => r.record).filter((r) => r !== undefined));
-  const read = [hostOverview, vmDetail].flatMap(dataPanels).flatMap((p) => p.targets ?? [])
+  const recorded = new Set(
+    loadRules()
+      .map((r) => r.record)
+      .filter((r) => r !== undefined),
+  );
+  const read = [hostOverview, vmDetail]
+    .flatMap(dataPanels)
+    .flatMap((p) => p.targets ?? [])
     .flatMap((t) => [...t.expr.matchAll(/\b[a-z_]+:[a-z0-9_]+:[a-z0-9_]+\b/g)].map((m) => m[0]));
   assert.ok(read.length > 0);
-  assert.deepEqual([...new Set(read)].filter((name) => !recorded.has(name)), []);
+  assert.deepEqual(
+    [...new Set(read)].filter((name) => !recorded.has(name)),
+    [],
+  );
 });

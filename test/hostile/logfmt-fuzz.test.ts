@@ -22,17 +22,34 @@ function readLogfmt(line: string): Map<string, string> {
 }
 
 test('fuzz: any message and field values make one logfmt line of printable text that reads back', () => {
-  const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.string({ unit: 'grapheme', maxLength: 30 }),
-    fc.constantFrom('\x1b[2J\x1b[31mred', 'a\r\nlevel=error msg=forged', '\u202egnp.exe', 'x=y', '"', '\\', '', ' ', '\u0085', '\u2028'));
-  fc.assert(fc.property(text, text, fc.integer(), (msg, path, n) => {
-    const line = toLogfmt(JSON.stringify({ level: 40, time: 0, msg, path, n }));
-    assert.ok(line.endsWith('\n'));
-    const body = line.slice(0, -1);
-    assert.doesNotMatch(body, /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/u, JSON.stringify(line));
-    const fields = readLogfmt(body);
-    assert.deepEqual([...fields.keys()], ['ts', 'level', 'msg', 'path', 'n']);
-    assert.equal(fields.get('msg'), msg);
-    assert.equal(fields.get('path'), path);
-    assert.equal(fields.get('n'), String(n));
-  }), runs(1000));
+  const text = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 60 }),
+    fc.string({ unit: 'grapheme', maxLength: 30 }),
+    fc.constantFrom(
+      '\x1b[2J\x1b[31mred',
+      'a\r\nlevel=error msg=forged',
+      '\u202egnp.exe',
+      'x=y',
+      '"',
+      '\\',
+      '',
+      ' ',
+      '\u0085',
+      '\u2028',
+    ),
+  );
+  fc.assert(
+    fc.property(text, text, fc.integer(), (msg, path, n) => {
+      const line = toLogfmt(JSON.stringify({ level: 40, time: 0, msg, path, n }));
+      assert.ok(line.endsWith('\n'));
+      const body = line.slice(0, -1);
+      assert.doesNotMatch(body, /[\p{Cc}\p{Cf}\p{Cs}\u2028\u2029]/u, JSON.stringify(line));
+      const fields = readLogfmt(body);
+      assert.deepEqual([...fields.keys()], ['ts', 'level', 'msg', 'path', 'n']);
+      assert.equal(fields.get('msg'), msg);
+      assert.equal(fields.get('path'), path);
+      assert.equal(fields.get('n'), String(n));
+    }),
+    runs(1000),
+  );
 });

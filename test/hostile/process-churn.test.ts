@@ -8,7 +8,16 @@ import { test } from 'node:test';
 import { formatSummary, runSoak } from '../soak/soak.js';
 
 test('threads and VMs dying mid-scrape: no 5xx, no counter down, no dead VM exported', async () => {
-  const s = await runSoak({ durationMs: 12_000, warmupMs: 0, scrapers: 4, population: 3, deadlineMs: 10_000, stepMs: 40, pauseMs: 0, checkRss: false });
+  const s = await runSoak({
+    durationMs: 12_000,
+    warmupMs: 0,
+    scrapers: 4,
+    population: 3,
+    deadlineMs: 10_000,
+    stepMs: 40,
+    pauseMs: 0,
+    checkRss: false,
+  });
   console.log(formatSummary(s));
   assert.deepEqual(s.failures, []);
   assert.ok(s.scrapes > 50 && s.counterChecks > 0 && s.vmsKilled > 0 && s.deathsChecked > 0, 'the checks ran');

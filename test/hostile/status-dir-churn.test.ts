@@ -24,7 +24,11 @@ const CHURN_MS = 3000;
 
 /** What the directory holds: file → the pid and name of its current content. */
 type Expected = Map<string, { pid: number; name: string }>;
-interface WriterResult { files: [string, { pid: number; name: string }][]; ops: number; counts: Record<string, number> }
+interface WriterResult {
+  files: [string, { pid: number; name: string }][];
+  ops: number;
+  counts: Record<string, number>;
+}
 
 /** Domains by pid (name) as they should be read from `expected`. */
 const byPid = (expected: Expected) => new Map([...expected.values()].map((d) => [d.pid, d.name]));
@@ -33,13 +37,18 @@ const seen = (w: LibvirtStatusDir) => new Map([...w.domainsByPid()].map(([pid, d
 test('1,000 domains, then files renamed in, rewritten in place, moved and unlinked while read: the final state is exact', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'qte-status-churn-'));
   const problems = new Problems(pino({ level: 'silent' }));
-  const watcher = new LibvirtStatusDir(new HostFs({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: dir }), problems, 250);
+  const watcher = new LibvirtStatusDir(
+    new HostFs({ procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: dir }),
+    problems,
+    250,
+  );
   t.after(async () => {
     await watcher.stop(); // before the directory goes: no watch is left on a deleted directory
     rmSync(dir, { recursive: true, force: true });
   });
 
-  for (let i = 0; i < DOMAINS; i++) writeStatusFile(dir, `dom-${String(i)}.xml`, statusXml(`dom-${String(i)}`, 100_000 + 10 * i));
+  for (let i = 0; i < DOMAINS; i++)
+    writeStatusFile(dir, `dom-${String(i)}.xml`, statusXml(`dom-${String(i)}`, 100_000 + 10 * i));
 
   const t0 = performance.now();
   await watcher.start();
@@ -48,10 +57,20 @@ test('1,000 domains, then files renamed in, rewritten in place, moved and unlink
 
   // The writer runs in its own process, so its operations really race the watcher's reads.
   const writer = fileURLToPath(new URL('status-dir-writer.ts', import.meta.url));
-  const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', writer, dir, String(DOMAINS), String(CHURN_MS), '200000']);
+  const { stdout } = await execFileAsync(process.execPath, [
+    '--import',
+    'tsx',
+    writer,
+    dir,
+    String(DOMAINS),
+    String(CHURN_MS),
+    '200000',
+  ]);
   const result = JSON.parse(stdout) as WriterResult;
   const expected = new Map(result.files);
-  console.log(`writer: ${String(result.ops)} operations in ${String(CHURN_MS)} ms (${JSON.stringify(result.counts)}); ${String(expected.size)} files left`);
+  console.log(
+    `writer: ${String(result.ops)} operations in ${String(CHURN_MS)} ms (${JSON.stringify(result.counts)}); ${String(expected.size)} files left`,
+  );
   assert.ok(result.ops > 1000, 'the writer made enough trouble');
 
   // Settle: the watcher's events and its rescan (every 250 ms here) must converge on the directory's contents,
@@ -67,7 +86,9 @@ test('1,000 domains, then files renamed in, rewritten in place, moved and unlink
   }
   await watcher.settled();
   const halfRead = [...problems.totals()].find((e) => e.reason === 'parse')?.n ?? 0;
-  console.log(`settled in ${(performance.now() - settleFrom).toFixed(0)} ms; ${String(halfRead)} half-written reads refused on the way`);
+  console.log(
+    `settled in ${(performance.now() - settleFrom).toFixed(0)} ms; ${String(halfRead)} half-written reads refused on the way`,
+  );
   assert.deepEqual(seen(watcher), want, 'the watcher holds exactly the domains on disk');
   assert.equal(watcher.healthy(), true, 'every file on disk is whole again: no source failing');
 });

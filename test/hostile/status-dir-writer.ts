@@ -7,9 +7,15 @@ import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path';
 import { statusXml, writeStatusFile } from '../support/status-files.js';
 
-const [dir = '', domains, ms, firstPid] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
+const [dir = '', domains, ms, firstPid] = [
+  process.argv[2],
+  Number(process.argv[3]),
+  Number(process.argv[4]),
+  Number(process.argv[5]),
+];
 const files = new Map<string, { pid: number; name: string }>();
-for (let i = 0; i < domains; i++) files.set(`dom-${String(i)}.xml`, { pid: 100_000 + 10 * i, name: `dom-${String(i)}` });
+for (let i = 0; i < domains; i++)
+  files.set(`dom-${String(i)}.xml`, { pid: 100_000 + 10 * i, name: `dom-${String(i)}` });
 
 let pid = firstPid;
 let ops = 0;

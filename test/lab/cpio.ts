@@ -21,7 +21,10 @@ function pad4(length: number): Buffer {
 
 function header(ino: number, mode: number, size: number, name: string, rdev: [number, number] = [0, 0]): Buffer {
   const fields = [ino, mode, 0, 0, 1, 0, size, 0, 0, rdev[0], rdev[1], Buffer.byteLength(name) + 1, 0];
-  const head = Buffer.from('070701' + fields.map((n) => n.toString(16).padStart(8, '0')).join('') + name + '\0', 'latin1');
+  const head = Buffer.from(
+    '070701' + fields.map((n) => n.toString(16).padStart(8, '0')).join('') + name + '\0',
+    'latin1',
+  );
   return Buffer.concat([head, pad4(head.length)]);
 }
 
@@ -30,8 +33,12 @@ function* records(entries: Iterable<CpioEntry>): Generator<Buffer> {
   for (const e of entries) {
     const path = e.path.replace(/^\/+/, '');
     switch (e.kind) {
-      case 'dir': yield header(ino++, S_IFDIR | 0o755, 0, path); break;
-      case 'chardev': yield header(ino++, S_IFCHR | 0o600, 0, path, [e.major, e.minor]); break;
+      case 'dir':
+        yield header(ino++, S_IFDIR | 0o755, 0, path);
+        break;
+      case 'chardev':
+        yield header(ino++, S_IFCHR | 0o600, 0, path, [e.major, e.minor]);
+        break;
       case 'symlink': {
         const target = Buffer.from(e.target);
         yield header(ino++, S_IFLNK | 0o777, target.length, path);

@@ -14,7 +14,12 @@ const APT_OPTS = ['-o', 'APT::Sandbox::User=root', '-o', 'DPkg::Lock::Timeout=12
 
 async function sh(tool: string, args: string[], cwd?: string): Promise<string> {
   try {
-    const { stdout } = await execFileAsync(requireTool(tool), args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 600_000 });
+    const { stdout } = await execFileAsync(requireTool(tool), args, {
+      cwd,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+      timeout: 600_000,
+    });
     return stdout;
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim();
@@ -32,8 +37,17 @@ export async function kernelPackage(): Promise<string> {
 
 /** `pkg` and everything it depends on, recursively (Depends and Pre-Depends only; virtual packages left out). */
 export async function dependsClosure(pkg: string): Promise<string[]> {
-  const out = await sh('apt-cache', ['depends', '--recurse', '--no-recommends', '--no-suggests', '--no-conflicts',
-    '--no-breaks', '--no-replaces', '--no-enhances', pkg]);
+  const out = await sh('apt-cache', [
+    'depends',
+    '--recurse',
+    '--no-recommends',
+    '--no-suggests',
+    '--no-conflicts',
+    '--no-breaks',
+    '--no-replaces',
+    '--no-enhances',
+    pkg,
+  ]);
   const names = out.split('\n').filter((line) => /^[a-z0-9]/.test(line));
   if (!names.includes(pkg)) throw new Error(`apt-cache knows no package ${pkg}`);
   return [...new Set(names)];
@@ -54,7 +68,8 @@ export async function download(dir: string, resolve: () => Promise<string[]>): P
   try {
     return await attempt();
   } catch (err) {
-    if (process.getuid?.() !== 0) throw new Error('apt-get download failed: run `sudo apt-get update` (or run the lab as root)', { cause: err });
+    if (process.getuid?.() !== 0)
+      throw new Error('apt-get download failed: run `sudo apt-get update` (or run the lab as root)', { cause: err });
     await sh('apt-get', [...APT_OPTS, '-qq', 'update']);
     return attempt();
   }

@@ -3,7 +3,13 @@
  * libraries a binary needs (DT_NEEDED, DT_RUNPATH) and a kernel module's `depends=` (.modinfo).
  */
 
-interface Section { name: string; type: number; offset: number; size: number; link: number }
+interface Section {
+  name: string;
+  type: number;
+  offset: number;
+  size: number;
+  link: number;
+}
 
 const SHT_DYNAMIC = 6;
 const DT_NEEDED = 1n;
@@ -11,7 +17,8 @@ const DT_RPATH = 15n;
 const DT_RUNPATH = 29n;
 
 function sections(elf: Buffer): Section[] {
-  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) throw new Error('not a 64-bit little-endian ELF file');
+  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1)
+    throw new Error('not a 64-bit little-endian ELF file');
   const shoff = Number(elf.readBigUInt64LE(0x28));
   const shentsize = elf.readUInt16LE(0x3a);
   const shnum = elf.readUInt16LE(0x3c);

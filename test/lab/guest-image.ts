@@ -31,27 +31,40 @@ export interface Guest {
 
 /** Everything that changes the initramfs; a cached guest built from another recipe is rebuilt. */
 function recipe(): string {
-  return createHash('sha256').update(JSON.stringify({ INIT_SCRIPT, ROOT_MODULES, format: 1 })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(JSON.stringify({ INIT_SCRIPT, ROOT_MODULES, format: 1 }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 /** The cached guest, built first if missing or stale (about 120 MB of packages to download and unpack, once). */
 export async function buildGuest(log: (msg: string) => void = () => undefined): Promise<Guest> {
   const guest: Guest = { kernel: `${GUEST_DIR}/vmlinuz`, initrd: `${GUEST_DIR}/initrd.gz`, packages: [] };
   try {
-    const manifest = JSON.parse(await readFile(`${GUEST_DIR}/manifest.json`, 'utf8')) as { recipe: string; packages: string[] };
+    const manifest = JSON.parse(await readFile(`${GUEST_DIR}/manifest.json`, 'utf8')) as {
+      recipe: string;
+      packages: string[];
+    };
     await Promise.all([lstat(guest.kernel), lstat(guest.initrd)]);
     if (manifest.recipe === recipe()) return { ...guest, packages: manifest.packages };
-  } catch { /* not built yet */ }
+  } catch {
+    /* not built yet */
+  }
 
   const work = `${GUEST_DIR}.build`;
   await rm(work, { recursive: true, force: true });
   const t0 = Date.now();
   log('downloading the kernel, busybox-static, fio and the packages fio depends on');
   const kernelDebs = await download(`${work}/debs/kernel`, async () => [await kernelPackage()]);
-  const userDebs = await download(`${work}/debs/user`, async () => ['busybox-static', ...(await dependsClosure('fio'))]);
+  const userDebs = await download(`${work}/debs/user`, async () => [
+    'busybox-static',
+    ...(await dependsClosure('fio')),
+  ]);
   await Promise.all([
     extract(`${work}/debs/kernel/${kernelDebs[0]!}`, `${work}/kernel`),
-    (async () => { for (const deb of userDebs) await extract(`${work}/debs/user/${deb}`, `${work}/user`); })(),
+    (async () => {
+      for (const deb of userDebs) await extract(`${work}/debs/user/${deb}`, `${work}/user`);
+    })(),
   ]);
 
   const modules = await moduleLoadOrder(`${work}/kernel`, ROOT_MODULES);
@@ -68,7 +81,9 @@ export async function buildGuest(log: (msg: string) => void = () => undefined): 
   await rename(`${work}/initrd.gz`, guest.initrd);
   await writeFile(`${GUEST_DIR}/manifest.json`, JSON.stringify({ recipe: recipe(), packages }, null, 2) + '\n');
   await rm(work, { recursive: true, force: true });
-  log(`guest built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${vmlinuz}, ${String(libs.size)} libraries, modules ${modules.map((m) => m.name).join(' ')}`);
+  log(
+    `guest built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${vmlinuz}, ${String(libs.size)} libraries, modules ${modules.map((m) => m.name).join(' ')}`,
+  );
   return { ...guest, packages };
 }
 
@@ -84,7 +99,8 @@ async function initramfs(userRoot: string, modules: Module[], libs: Map<string, 
     { path: `lib64/${INTERPRETER}`, kind: 'symlink', target: `/lib/${INTERPRETER}` },
     { path: 'modules/order', kind: 'file', data: Buffer.from(modules.map((m) => m.name).join('\n') + '\n') },
   ];
-  for (const [soname, file] of libs) entries.push({ path: `lib/${soname}`, kind: 'file', data: await readFile(file), executable: true });
+  for (const [soname, file] of libs)
+    entries.push({ path: `lib/${soname}`, kind: 'file', data: await readFile(file), executable: true });
   for (const m of modules) entries.push({ path: `modules/${m.name}.ko`, kind: 'file', data: await readFile(m.file) });
   return entries;
 }
@@ -124,7 +140,10 @@ async function sharedLibraries(root: string, binary: string): Promise<Map<string
   return found;
 }
 
-interface Module { name: string; file: string }
+interface Module {
+  name: string;
+  file: string;
+}
 
 /** The modules `roots` need, each after the modules it depends on (what modules.dep would say). */
 async function moduleLoadOrder(kernelRoot: string, roots: string[]): Promise<Module[]> {

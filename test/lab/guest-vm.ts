@@ -34,29 +34,64 @@ export interface GuestVm {
 export function startGuestVm(opts: GuestVmOptions): GuestVm {
   const escape = (s: string) => s.replaceAll(',', ',,');
   const args = [
-    '--pdeathsig', 'KILL', '--', requireTool('qemu-system-x86_64'),
-    '-name', `guest=${escape(opts.name)},debug-threads=on`,
-    '-machine', 'q35', '-accel', 'tcg', '-smp', '1', '-m', '512',
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-    '-serial', 'stdio',
-    '-kernel', opts.guest.kernel, '-initrd', opts.guest.initrd,
-    '-append', `console=ttyS0 quiet panic=-1 lab.runtime=${opts.runtimeS} lab.iodepths=${opts.iodepths.join(',')}`,
-    '-object', 'iothread,id=iothread1',
-    '-device', 'virtio-scsi-pci,id=scsi0,iothread=iothread1',
-    '-drive', `file=${escape(opts.disk)},if=none,id=drive0,format=raw,cache=none,aio=${opts.aio}`,
-    '-device', 'scsi-hd,bus=scsi0.0,drive=drive0,id=disk0',
+    '--pdeathsig',
+    'KILL',
+    '--',
+    requireTool('qemu-system-x86_64'),
+    '-name',
+    `guest=${escape(opts.name)},debug-threads=on`,
+    '-machine',
+    'q35',
+    '-accel',
+    'tcg',
+    '-smp',
+    '1',
+    '-m',
+    '512',
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-serial',
+    'stdio',
+    '-kernel',
+    opts.guest.kernel,
+    '-initrd',
+    opts.guest.initrd,
+    '-append',
+    `console=ttyS0 quiet panic=-1 lab.runtime=${opts.runtimeS} lab.iodepths=${opts.iodepths.join(',')}`,
+    '-object',
+    'iothread,id=iothread1',
+    '-device',
+    'virtio-scsi-pci,id=scsi0,iothread=iothread1',
+    '-drive',
+    `file=${escape(opts.disk)},if=none,id=drive0,format=raw,cache=none,aio=${opts.aio}`,
+    '-device',
+    'scsi-hd,bus=scsi0.0,drive=drive0,id=disk0',
   ];
   const child = spawn(requireTool('setpriv'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => undefined); // a line sent as the guest powers off: nobody is listening any more
-  createInterface({ input: child.stdout }).on('line', (line) => { opts.onLine(line.replace(/\r$/, '')); });
-  createInterface({ input: child.stderr }).on('line', (line) => { opts.onLine(`qemu: ${line}`); });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    opts.onLine(line.replace(/\r$/, ''));
+  });
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    opts.onLine(`qemu: ${line}`);
+  });
   const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => { resolve(code); });
-    child.on('error', (err) => { opts.onLine(`qemu: ${err.message}`); resolve(null); });
+    child.on('exit', (code) => {
+      resolve(code);
+    });
+    child.on('error', (err) => {
+      opts.onLine(`qemu: ${err.message}`);
+      resolve(null);
+    });
   });
   return {
     pid: child.pid!,
-    send(line) { child.stdin.write(`${line}\n`); },
+    send(line) {
+      child.stdin.write(`${line}\n`);
+    },
     exited,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -17,54 +17,76 @@ function statsOf(run: ModeRun | undefined, iodepth: number) {
   assert.ok(s, `no iodepth=${String(iodepth)} phase in ${run?.domain ?? 'a missing run'}`);
   // The peak comes from scrapes whose whole window lies inside the phase (see phase-stats.ts): they must
   // cover most of it, or a low peak would prove nothing.
-  assert.ok(s.coverage >= 0.8, `${run!.domain} iodepth=${String(iodepth)}: the scrapes cover only ${(s.coverage * 100).toFixed(0)}% of the phase`);
+  assert.ok(
+    s.coverage >= 0.8,
+    `${run!.domain} iodepth=${String(iodepth)}: the scrapes cover only ${(s.coverage * 100).toFixed(0)}% of the phase`,
+  );
   return s;
 }
 
-test('the block pool follows the guest\'s iodepth with aio=threads and stays empty with aio=native', { timeout: 5 * 60_000 }, async () => {
-  const result = await runLab({ runtimeS: 5 });
-  const table = resultsTable(result.runs);
-  console.log(`${describeSetup(result.options)}\n${table}lab took ${(result.totalMs / 1000).toFixed(0)} s`);
-  await mkdir(LAB_CACHE, { recursive: true });
-  await writeFile(`${LAB_CACHE}/test-results.md`, table);
-  await writeFile(`${LAB_CACHE}/test-workers.svg`, workersChart(result.runs, describeSetup(result.options)));
+test(
+  "the block pool follows the guest's iodepth with aio=threads and stays empty with aio=native",
+  { timeout: 5 * 60_000 },
+  async () => {
+    const result = await runLab({ runtimeS: 5 });
+    const table = resultsTable(result.runs);
+    console.log(`${describeSetup(result.options)}\n${table}lab took ${(result.totalMs / 1000).toFixed(0)} s`);
+    await mkdir(LAB_CACHE, { recursive: true });
+    await writeFile(`${LAB_CACHE}/test-results.md`, table);
+    await writeFile(`${LAB_CACHE}/test-workers.svg`, workersChart(result.runs, describeSetup(result.options)));
 
-  const threads = result.runs.find((r) => r.aio === 'threads');
-  const native = result.runs.find((r) => r.aio === 'native');
-  for (const run of result.runs) {
-    console.log(`explain ${run.domain} at iodepth ${String(run.explained?.iodepth)}:\n${run.explained?.text ?? '(not asked)'}`);
-    if (run.explained) await writeFile(`${LAB_CACHE}/test-explain-${run.aio}.txt`, run.explained.text);
-  }
-  // aio=threads: every outstanding request holds a worker, so the pool grows to the iodepth (64 is its ceiling).
-  assert.ok(statsOf(threads, 64).workerPeak >= 60, `aio=threads, iodepth=64: worker peak ${String(statsOf(threads, 64).workerPeak)} < 60`);
-  assert.ok(statsOf(threads, 1).workerPeak <= 4, `aio=threads, iodepth=1: worker peak ${String(statsOf(threads, 1).workerPeak)} > 4`);
-  // aio=native: Linux AIO, no workers at any depth.
-  for (const depth of result.options.iodepths) {
-    const peak = statsOf(native, depth).workerPeak;
-    assert.ok(peak <= 4, `aio=native, iodepth=${String(depth)}: worker peak ${String(peak)} > 4`);
-  }
-  // explain, asked at iodepth 64: under aio=threads it names the pool at its maximum and io='threads' as the cause.
-  const pool = (run: ModeRun | undefined) => {
-    assert.ok(run?.explained, `explain was not asked during ${run?.domain ?? 'a missing run'}`);
-    assert.equal(run.explained.report.vms.length, 1);
-    assert.equal(run.explained.report.vms[0]!.domain, run.domain);
-    return run.explained.report.vms[0]!.findings.filter((f) => f.id === 'worker_pool');
-  };
-  const [full, ...others] = pool(threads);
-  assert.ok(full && others.length === 0, `aio=threads: want one worker_pool finding, got ${String(pool(threads).length)}:\n${threads!.explained!.text}`);
-  assert.equal(full.severity, 'warning');
-  assert.equal(full.subject, 'pool iothread1');
-  assert.match(full.summary, /grew to 64 worker threads, its maximum/);
-  assert.match(full.summary, /Disk disk0 uses io='threads'/);
-  assert.match(full.advice, /io='native'/);
-  assert.match(threads!.explained!.text, /WARNING \[worker_pool\] Pool iothread1 grew to 64 worker threads/);
-  // aio=native: no pool problem.
-  assert.deepEqual(pool(native).filter((f) => f.severity !== 'info'), [], native!.explained!.text);
-  assert.doesNotMatch(native!.explained!.text, /(WARNING|CRITICAL) \[worker_pool\]/);
+    const threads = result.runs.find((r) => r.aio === 'threads');
+    const native = result.runs.find((r) => r.aio === 'native');
+    for (const run of result.runs) {
+      console.log(
+        `explain ${run.domain} at iodepth ${String(run.explained?.iodepth)}:\n${run.explained?.text ?? '(not asked)'}`,
+      );
+      if (run.explained) await writeFile(`${LAB_CACHE}/test-explain-${run.aio}.txt`, run.explained.text);
+    }
+    // aio=threads: every outstanding request holds a worker, so the pool grows to the iodepth (64 is its ceiling).
+    assert.ok(
+      statsOf(threads, 64).workerPeak >= 60,
+      `aio=threads, iodepth=64: worker peak ${String(statsOf(threads, 64).workerPeak)} < 60`,
+    );
+    assert.ok(
+      statsOf(threads, 1).workerPeak <= 4,
+      `aio=threads, iodepth=1: worker peak ${String(statsOf(threads, 1).workerPeak)} > 4`,
+    );
+    // aio=native: Linux AIO, no workers at any depth.
+    for (const depth of result.options.iodepths) {
+      const peak = statsOf(native, depth).workerPeak;
+      assert.ok(peak <= 4, `aio=native, iodepth=${String(depth)}: worker peak ${String(peak)} > 4`);
+    }
+    // explain, asked at iodepth 64: under aio=threads it names the pool at its maximum and io='threads' as the cause.
+    const pool = (run: ModeRun | undefined) => {
+      assert.ok(run?.explained, `explain was not asked during ${run?.domain ?? 'a missing run'}`);
+      assert.equal(run.explained.report.vms.length, 1);
+      assert.equal(run.explained.report.vms[0]!.domain, run.domain);
+      return run.explained.report.vms[0]!.findings.filter((f) => f.id === 'worker_pool');
+    };
+    const [full, ...others] = pool(threads);
+    assert.ok(
+      full && others.length === 0,
+      `aio=threads: want one worker_pool finding, got ${String(pool(threads).length)}:\n${threads!.explained!.text}`,
+    );
+    assert.equal(full.severity, 'warning');
+    assert.equal(full.subject, 'pool iothread1');
+    assert.match(full.summary, /grew to 64 worker threads, its maximum/);
+    assert.match(full.summary, /Disk disk0 uses io='threads'/);
+    assert.match(full.advice, /io='native'/);
+    assert.match(threads!.explained!.text, /WARNING \[worker_pool\] Pool iothread1 grew to 64 worker threads/);
+    // aio=native: no pool problem.
+    assert.deepEqual(
+      pool(native).filter((f) => f.severity !== 'info'),
+      [],
+      native!.explained!.text,
+    );
+    assert.doesNotMatch(native!.explained!.text, /(WARNING|CRITICAL) \[worker_pool\]/);
 
-  // Either way the requests are in flight on the host device, and qemu_disk_io_now shows them.
-  for (const run of [threads, native]) {
-    const inFlight = statsOf(run, 64).maxInFlight;
-    assert.ok(inFlight >= 32, `${run!.domain}, iodepth=64: at most ${String(inFlight)} requests in flight`);
-  }
-});
+    // Either way the requests are in flight on the host device, and qemu_disk_io_now shows them.
+    for (const run of [threads, native]) {
+      const inFlight = statsOf(run, 64).maxInFlight;
+      assert.ok(inFlight >= 32, `${run!.domain}, iodepth=64: at most ${String(inFlight)} requests in flight`);
+    }
+  },
+);

@@ -63,7 +63,9 @@ export const LAB_DEFAULTS: LabOptions = {
   modes: ['threads', 'native'],
   readIops: 500,
   explainAt: 64,
-  log: (msg) => { console.log(`lab: ${msg}`); },
+  log: (msg) => {
+    console.log(`lab: ${msg}`);
+  },
 };
 
 export async function runLab(options: Partial<LabOptions> = {}): Promise<LabResult> {
@@ -77,7 +79,8 @@ export async function runLab(options: Partial<LabOptions> = {}): Promise<LabResu
   await createRawImage(disk, DISK_MIB);
   const slow = opts.readIops > 0 ? await slowDisk(CGROUP, disk, opts.readIops) : undefined;
   const cli = await startCli([
-    `--census.interval=${CENSUS_INTERVAL}`, `--census.peak-window=${String(PEAK_WINDOW_MS)}ms`,
+    `--census.interval=${CENSUS_INTERVAL}`,
+    `--census.peak-window=${String(PEAK_WINDOW_MS)}ms`,
     // Only real QEMUs: on a crowded host (other tests' fake QEMUs) the census would fall behind.
     '--qemu.process-pattern=^qemu-system-x86_64$',
     '--explain.interval=1s',
@@ -107,7 +110,14 @@ async function until(test: () => boolean, ms: number, what: string): Promise<voi
   }
 }
 
-async function runMode(cli: Cli, guest: Guest, disk: string, aio: AioMode, opts: LabOptions, slow: SlowDisk | undefined): Promise<ModeRun> {
+async function runMode(
+  cli: Cli,
+  guest: Guest,
+  disk: string,
+  aio: AioMode,
+  opts: LabOptions,
+  slow: SlowDisk | undefined,
+): Promise<ModeRun> {
   const domain = `lab-${aio}`;
   const phases: Phase[] = [];
   const consoleTail: string[] = [];
@@ -124,12 +134,14 @@ async function runMode(cli: Cli, guest: Guest, disk: string, aio: AioMode, opts:
     else if ((m = /^LAB iodepth=(\d+) start$/.exec(line))) {
       current = { iodepth: Number(m[1]), start: now(), end: NaN, iops: undefined };
       if (current.iodepth === opts.explainAt) explainSoon(current.iodepth);
-    }
-    else if (/^LAB iodepth=\d+ end$/.test(line) && current) {
+    } else if (/^LAB iodepth=\d+ end$/.test(line) && current) {
       phases.push({ ...current, end: now() });
-      opts.log(`${domain}: iodepth=${String(current.iodepth)} ran ${((now() - current.start) / 1000).toFixed(1)} s, ${String(current.iops ?? '?')} IOPS in the guest`);
+      opts.log(
+        `${domain}: iodepth=${String(current.iodepth)} ran ${((now() - current.start) / 1000).toFixed(1)} s, ${String(current.iops ?? '?')} IOPS in the guest`,
+      );
       current = undefined;
-    } else if (line.startsWith('3;fio-') && current) current.iops = Number(line.split(';')[7]); // terse v3: field 8 is read IOPS
+    } else if (line.startsWith('3;fio-') && current)
+      current.iops = Number(line.split(';')[7]); // terse v3: field 8 is read IOPS
     else if (line.startsWith('LAB error') || line.startsWith('qemu: ')) opts.log(`${domain}: ${line}`);
   };
 
@@ -140,7 +152,8 @@ async function runMode(cli: Cli, guest: Guest, disk: string, aio: AioMode, opts:
       await sleep(Math.max(1000, (opts.runtimeS - 1.5) * 1000));
       const args = ['explain', domain, `--url=${cli.url}`];
       const [text, json] = await Promise.all([runCommand(args), runCommand([...args, '--output=json'])]);
-      if (text.code !== 0 || json.code !== 0) throw new Error(`explain exited ${String(text.code)}/${String(json.code)}: ${text.stderr}${json.stderr}`);
+      if (text.code !== 0 || json.code !== 0)
+        throw new Error(`explain exited ${String(text.code)}/${String(json.code)}: ${text.stderr}${json.stderr}`);
       return { iodepth, text: text.stdout, report: JSON.parse(json.stdout) as ExplainReport };
     };
     explaining = ask();
@@ -151,7 +164,9 @@ async function runMode(cli: Cli, guest: Guest, disk: string, aio: AioMode, opts:
   // Started once QEMU is (startGuestVm throws when it is missing): a sampler nobody stops would keep the test alive.
   const sampler = startSampler(cli, domain, SCRAPE_INTERVAL_MS, () => current?.iodepth);
   let exited = false;
-  void vm.exited.then(() => { exited = true; });
+  void vm.exited.then(() => {
+    exited = true;
+  });
   try {
     await slow?.add(vm.pid);
     await until(() => guestSaid.ready || exited, 180_000, 'the guest to boot');
@@ -160,7 +175,7 @@ async function runMode(cli: Cli, guest: Guest, disk: string, aio: AioMode, opts:
 
     // QEMU's own start-up and the guest's partition scan leave a few workers; they exit after ~10 s idle.
     const lastWorkers = () => sampler.samples.at(-1)?.workers;
-    await until(() => lastWorkers() === 0, 30_000, 'QEMU\'s worker pool to empty').catch((err: unknown) => {
+    await until(() => lastWorkers() === 0, 30_000, "QEMU's worker pool to empty").catch((err: unknown) => {
       opts.log(`${domain}: ${(err as Error).message}; starting with ${String(lastWorkers())} workers`);
     });
     // A line sent before the guest reads its console can be lost: say it again until fio starts.
@@ -173,12 +188,22 @@ async function runMode(cli: Cli, guest: Guest, disk: string, aio: AioMode, opts:
     if (!guestSaid.done) throw new Error('QEMU exited before fio finished');
     await Promise.race([vm.exited, sleep(30_000, undefined, { ref: false })]);
   } catch (err) {
-    throw new Error(`${domain}: ${(err as Error).message}\nlast console lines:\n${consoleTail.join('\n')}`, { cause: err });
+    throw new Error(`${domain}: ${(err as Error).message}\nlast console lines:\n${consoleTail.join('\n')}`, {
+      cause: err,
+    });
   } finally {
     await vm.kill();
     await sampler.stop();
   }
-  if (sampler.failures.count > 0) opts.log(`${domain}: ${String(sampler.failures.count)} scrapes failed, the last with ${sampler.failures.last}`);
+  if (sampler.failures.count > 0)
+    opts.log(`${domain}: ${String(sampler.failures.count)} scrapes failed, the last with ${sampler.failures.last}`);
   const explained = explaining ? await explaining : undefined;
-  return { aio, domain, samples: sampler.samples, phases, stats: phaseStats(sampler.samples, phases, PEAK_WINDOW_MS), explained };
+  return {
+    aio,
+    domain,
+    samples: sampler.samples,
+    phases,
+    stats: phaseStats(sampler.samples, phases, PEAK_WINDOW_MS),
+    explained,
+  };
 }

@@ -15,7 +15,12 @@ import { workersChart } from './workers-chart.js';
 const DOCS = fileURLToPath(new URL('../../docs', import.meta.url));
 
 const { values } = parseArgs({
-  options: { runtime: { type: 'string' }, iodepths: { type: 'string' }, 'read-iops': { type: 'string' }, replot: { type: 'boolean' } },
+  options: {
+    runtime: { type: 'string' },
+    iodepths: { type: 'string' },
+    'read-iops': { type: 'string' },
+    replot: { type: 'boolean' },
+  },
 });
 const runtimeS = Number(values.runtime ?? LAB_DEFAULTS.runtimeS);
 const iodepths = values.iodepths?.split(',').map(Number) ?? LAB_DEFAULTS.iodepths;
@@ -27,20 +32,33 @@ if (!(runtimeS > 0) || iodepths.some((d) => !Number.isInteger(d) || d < 1) || !(
 
 const RESULT = `${LAB_CACHE}/result.json`;
 const result = values.replot
-  ? JSON.parse(await readFile(RESULT, 'utf8')) as LabResult
+  ? (JSON.parse(await readFile(RESULT, 'utf8')) as LabResult)
   : await runLab({ runtimeS, iodepths, readIops });
 const table = resultsTable(result.runs);
 const seconds = (result.totalMs / 1000).toFixed(0);
-const explained = result.runs.filter((r) => r.explained).map((r) => `explain ${r.domain} (asked at iodepth ${String(r.explained!.iodepth)}):\n\n${r.explained!.text}`).join('\n');
+const explained = result.runs
+  .filter((r) => r.explained)
+  .map((r) => `explain ${r.domain} (asked at iodepth ${String(r.explained!.iodepth)}):\n\n${r.explained!.text}`)
+  .join('\n');
 console.log(`\n${table}\nlab took ${seconds} s\n\n${explained}`);
 
 await mkdir(DOCS, { recursive: true });
 const setup = describeSetup(result.options);
 const kernelAndTools = result.guest.packages
   .filter((deb) => /^(linux-image|fio|busybox)/.test(deb))
-  .map((deb) => decodeURIComponent(deb).replace(/_[^_]+\.deb$/, '').replace('_', ' ')) // NAME_VERSION_ARCH.deb, %3a for the epoch's ':'
+  .map((deb) =>
+    decodeURIComponent(deb)
+      .replace(/_[^_]+\.deb$/, '')
+      .replace('_', ' '),
+  ) // NAME_VERSION_ARCH.deb, %3a for the epoch's ':'
   .join(', ');
-const explainMd = result.runs.filter((r) => r.explained).map((r) => `\n\`qemu-thread-exporter explain ${r.domain}\` at iodepth ${String(r.explained!.iodepth)}:\n\n\`\`\`\n${r.explained!.text.trimEnd()}\n\`\`\`\n`).join('');
+const explainMd = result.runs
+  .filter((r) => r.explained)
+  .map(
+    (r) =>
+      `\n\`qemu-thread-exporter explain ${r.domain}\` at iodepth ${String(r.explained!.iodepth)}:\n\n\`\`\`\n${r.explained!.text.trimEnd()}\n\`\`\`\n`,
+  )
+  .join('');
 await writeFile(`${DOCS}/lab-results.md`, `${setup}.\nGuest built from ${kernelAndTools}.\n\n${table}${explainMd}`);
 await writeFile(`${DOCS}/lab-workers.svg`, workersChart(result.runs, setup));
 await mkdir(LAB_CACHE, { recursive: true });

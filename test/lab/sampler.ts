@@ -29,12 +29,19 @@ export interface Sampler {
 /** The values of every series of `name` whose labels include all of `labels`. */
 function pick(series: Map<string, number>, name: string, labels: Record<string, string>): number[] {
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  return [...series].filter(([key]) => key.startsWith(`${name}{`) && wanted.every((l) => key.includes(l))).map(([, v]) => v);
+  return [...series]
+    .filter(([key]) => key.startsWith(`${name}{`) && wanted.every((l) => key.includes(l)))
+    .map(([, v]) => v);
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-export function startSampler(cli: Cli, domain: string, intervalMs: number, iodepthNow: () => number | undefined): Sampler {
+export function startSampler(
+  cli: Cli,
+  domain: string,
+  intervalMs: number,
+  iodepthNow: () => number | undefined,
+): Sampler {
   const t0 = Date.now();
   const out: Sample[] = [];
   const failures = { count: 0, last: '' };

@@ -27,7 +27,11 @@ export interface SlowDisk {
   remove(): Promise<void>;
 }
 
-const exists = (path: string) => access(path).then(() => true, () => false);
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** The whole disk's `MAJ:MIN` under `path` (throttling applies to disks, not partitions). */
 async function diskOf(path: string): Promise<string> {
@@ -45,7 +49,8 @@ async function throttledCgroup(name: string, device: string, readIops: number): 
     return `${V1}/${name}`;
   }
   const controllers = await readFile(`${V2}/cgroup.controllers`, 'utf8').catch(() => '');
-  if (!controllers.trim().split(' ').includes('io')) throw new Error('no cgroup v1 blkio or v2 io controller to throttle the disk with');
+  if (!controllers.trim().split(' ').includes('io'))
+    throw new Error('no cgroup v1 blkio or v2 io controller to throttle the disk with');
   await writeFile(`${V2}/cgroup.subtree_control`, '+io');
   await mkdir(`${V2}/${name}`, { recursive: true });
   await writeFile(`${V2}/${name}/io.max`, `${device} riops=${String(readIops)}`);

@@ -9,7 +9,10 @@ import { HostFs } from '../../src/host/host-fs.js';
 import { LibvirtStatusDir } from '../../src/host/libvirt/status-dir.js';
 import { Problems } from '../../src/host/problems.js';
 
-const sample = readFileSync(new URL('../fixtures/samples/libvirt-9.0-kvm/run-libvirt-qemu-labvm.status.xml', import.meta.url), 'utf8');
+const sample = readFileSync(
+  new URL('../fixtures/samples/libvirt-9.0-kvm/run-libvirt-qemu-labvm.status.xml', import.meta.url),
+  'utf8',
+);
 const withPid = (pid: number) => sample.replace("pid='18551'", `pid='${String(pid)}'`);
 
 async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
@@ -32,7 +35,8 @@ function write(dir: string, name: string, text: string): void {
   renameSync(join(dir, `.${name}.new`), join(dir, name));
 }
 
-const errors = (p: Problems, reason: string) => [...p.totals()].find((e) => e.source === 'libvirt' && e.reason === reason)?.n ?? 0;
+const errors = (p: Problems, reason: string) =>
+  [...p.totals()].find((e) => e.source === 'libvirt' && e.reason === reason)?.n ?? 0;
 
 test('status files: add, change, half-written (keeps the last good), unlink', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'qte-status-'));
@@ -42,7 +46,13 @@ test('status files: add, change, half-written (keeps the last good), unlink', as
   try {
     await watcher.start();
     assert.equal(watcher.domainsByPid().get(100)?.name, 'labvm');
-    assert.deepEqual([...watcher.domainsByPid().get(100)!.vcpuTids], [[18558, 0], [18559, 1]]);
+    assert.deepEqual(
+      [...watcher.domainsByPid().get(100)!.vcpuTids],
+      [
+        [18558, 0],
+        [18559, 1],
+      ],
+    );
 
     write(dir, 'labvm.xml', withPid(200));
     await until('the change', () => watcher.domainsByPid().has(200));

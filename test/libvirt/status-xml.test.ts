@@ -8,12 +8,20 @@ import type { DiskSpec } from '../../src/host/qemu/disk-spec.js';
 
 const SAMPLES = fileURLToPath(new URL('../fixtures/samples', import.meta.url));
 const STATUS = readFileSync(`${SAMPLES}/libvirt-9.0-kvm/run-libvirt-qemu-labvm.status.xml`, 'utf8');
-const STATUS_IOTHREADIDS = readFileSync(`${SAMPLES}/libvirt-9.0-kvm/run-libvirt-qemu-labvm.status.with-iothreadids.xml`, 'utf8');
+const STATUS_IOTHREADIDS = readFileSync(
+  `${SAMPLES}/libvirt-9.0-kvm/run-libvirt-qemu-labvm.status.with-iothreadids.xml`,
+  'utf8',
+);
 const DUMPXML_VM1 = readFileSync(`${SAMPLES}/report-vm1/domain-vm1.xml`, 'utf8');
 
 const LABVM_SDC: DiskSpec = {
-  name: 'sdc', bus: 'scsi', deviceType: 'disk', source: '/var/lib/libvirt/images/labvm-sdc.raw',
-  cache: 'none', io: 'threads', iothread: 'iothread1',
+  name: 'sdc',
+  bus: 'scsi',
+  deviceType: 'disk',
+  source: '/var/lib/libvirt/images/labvm-sdc.raw',
+  cache: 'none',
+  io: 'threads',
+  iothread: 'iothread1',
 };
 
 /** A minimal bare domain around the given devices and extra elements. */
@@ -22,7 +30,10 @@ function domain(body: string, devices = ''): string {
 }
 
 function rejects(xml: string, message: RegExp): void {
-  assert.throws(() => parseLibvirtStatus(xml), (err: unknown) => err instanceof ParseError && message.test(err.message));
+  assert.throws(
+    () => parseLibvirtStatus(xml),
+    (err: unknown) => err instanceof ParseError && message.test(err.message),
+  );
 }
 
 describe('parseLibvirtStatus on real files', () => {
@@ -31,7 +42,10 @@ describe('parseLibvirtStatus on real files', () => {
       name: 'labvm',
       uuid: '5a1b0e7e-1ab0-4a11-b0c5-000000000001',
       pid: 18551,
-      vcpuTids: new Map([[18558, 0], [18559, 1]]),
+      vcpuTids: new Map([
+        [18558, 0],
+        [18559, 1],
+      ]),
       iothreads: [{ id: 'iothread1' }],
       disks: [LABVM_SDC],
       kubevirt: false,
@@ -43,7 +57,10 @@ describe('parseLibvirtStatus on real files', () => {
       name: 'labvm',
       uuid: '5a1b0e7e-1ab0-4a11-b0c5-000000000001',
       pid: 18865,
-      vcpuTids: new Map([[18872, 0], [18873, 1]]),
+      vcpuTids: new Map([
+        [18872, 0],
+        [18873, 1],
+      ]),
       iothreads: [{ id: 'iothread1' }],
       disks: [LABVM_SDC],
       kubevirt: false,
@@ -59,11 +76,32 @@ describe('parseLibvirtStatus on real files', () => {
     assert.deepEqual(d.iothreads, [{ id: 'iothread1' }]);
     assert.ok(!('mainLoopPoolMax' in d));
     assert.deepEqual(d.disks, [
-      { name: 'vda', bus: 'virtio', deviceType: 'disk', source: '/var/lib/libvirt/images/vm1.qcow2', cache: 'default', io: 'default', iothread: '' },
-      { name: 'hda', bus: 'ide', deviceType: 'cdrom', source: '/var/lib/libvirt/images/config-vm1.iso', cache: 'default', io: 'default', iothread: '' },
       {
-        name: 'sdc', bus: 'scsi', deviceType: 'lun', source: '/dev/disk/by-id/wwn-0x60a010a0a976d6001962194c40c86ee6',
-        cache: 'none', io: 'native', iothread: 'iothread1',
+        name: 'vda',
+        bus: 'virtio',
+        deviceType: 'disk',
+        source: '/var/lib/libvirt/images/vm1.qcow2',
+        cache: 'default',
+        io: 'default',
+        iothread: '',
+      },
+      {
+        name: 'hda',
+        bus: 'ide',
+        deviceType: 'cdrom',
+        source: '/var/lib/libvirt/images/config-vm1.iso',
+        cache: 'default',
+        io: 'default',
+        iothread: '',
+      },
+      {
+        name: 'sdc',
+        bus: 'scsi',
+        deviceType: 'lun',
+        source: '/dev/disk/by-id/wwn-0x60a010a0a976d6001962194c40c86ee6',
+        cache: 'none',
+        io: 'native',
+        iothread: 'iothread1',
       },
     ]);
   });
@@ -83,7 +121,7 @@ describe('parseLibvirtStatus refuses what is not a complete domain', () => {
   });
 
   test('refuses another root, several roots, or no XML at all', () => {
-    rejects("<network><name>default</name><uuid>u</uuid></network>", /root element <network>/);
+    rejects('<network><name>default</name><uuid>u</uuid></network>', /root element <network>/);
     rejects('<domain><name>a</name><uuid>u</uuid></domain><domain><name>b</name><uuid>u</uuid></domain>', /root/);
     rejects('<domain><name>a</name><uuid>u</uuid></domain><network/>', /single root/);
     rejects('', /malformed/);
@@ -101,7 +139,7 @@ describe('parseLibvirtStatus refuses what is not a complete domain', () => {
     rejects("<domstatus pid='abc'><domain><name>a</name><uuid>u</uuid></domain></domstatus>", /pid.*"abc"/);
     rejects(domain('<iothreads>x</iothreads>'), /<iothreads> is not a number/);
     rejects(domain('<iothreads>100000000</iothreads>'), /not plausible/);
-    rejects(domain("<iothreadids><iothread/></iothreadids>"), /without id/);
+    rejects(domain('<iothreadids><iothread/></iothreadids>'), /without id/);
   });
 
   test('refuses a disk without a target', () => {
@@ -130,30 +168,55 @@ describe('parseLibvirtStatus details', () => {
       name: 'dq',
       uuid: '11111111-2222-3333-4444-555555555555',
       pid: 42,
-      vcpuTids: new Map([[43, 0], [44, 1]]),
+      vcpuTids: new Map([
+        [43, 0],
+        [44, 1],
+      ]),
       iothreads: [],
-      disks: [{ name: 'vdb', bus: 'virtio', deviceType: 'disk', source: '/dev/vg/lv', cache: 'directsync', io: 'io_uring', iothread: '' }],
+      disks: [
+        {
+          name: 'vdb',
+          bus: 'virtio',
+          deviceType: 'disk',
+          source: '/dev/vg/lv',
+          cache: 'directsync',
+          io: 'io_uring',
+          iothread: '',
+        },
+      ],
       kubevirt: false,
     });
   });
 
   test('reads thread_pool_max of iothreads and of the default iothread', () => {
-    const d = parseLibvirtStatus(domain(`<iothreads>4</iothreads>
+    const d = parseLibvirtStatus(
+      domain(`<iothreads>4</iothreads>
       <iothreadids><iothread id='3' thread_pool_min='2' thread_pool_max='16'/><iothread id='1'/></iothreadids>
-      <defaultiothread thread_pool_min='0' thread_pool_max='8'/>`));
+      <defaultiothread thread_pool_min='0' thread_pool_max='8'/>`),
+    );
     // ids 1 and 3 are given; libvirt numbers the other two with the lowest free ids
-    assert.deepEqual(d.iothreads, [{ id: 'iothread1' }, { id: 'iothread2' }, { id: 'iothread3', poolMax: 16 }, { id: 'iothread4' }]);
+    assert.deepEqual(d.iothreads, [
+      { id: 'iothread1' },
+      { id: 'iothread2' },
+      { id: 'iothread3', poolMax: 16 },
+      { id: 'iothread4' },
+    ]);
     assert.equal(d.mainLoopPoolMax, 8);
   });
 
   test('skips a vCPU without a thread', () => {
-    const d = parseLibvirtStatus("<domstatus pid='7'><vcpus><vcpu id='0' pid='8'/><vcpu id='1'/><vcpu id='2' pid='0'/></vcpus>" +
-      '<domain><name>a</name><uuid>u</uuid></domain></domstatus>');
+    const d = parseLibvirtStatus(
+      "<domstatus pid='7'><vcpus><vcpu id='0' pid='8'/><vcpu id='1'/><vcpu id='2' pid='0'/></vcpus>" +
+        '<domain><name>a</name><uuid>u</uuid></domain></domstatus>',
+    );
     assert.deepEqual(d.vcpuTids, new Map([[8, 0]]));
   });
 
   test('finds the iothread of a disk: its own, else its SCSI controller', () => {
-    const d = parseLibvirtStatus(domain('<iothreads>2</iothreads>', `
+    const d = parseLibvirtStatus(
+      domain(
+        '<iothreads>2</iothreads>',
+        `
       <disk type='file' device='disk'><driver name='qemu' iothread='2'/><source file='/a'/><target dev='vda' bus='virtio'/></disk>
       <disk type='file' device='disk'><source file='/b'/><target dev='sda' bus='scsi'/><address type='drive' controller='1' unit='0'/></disk>
       <disk type='file' device='disk'><source file='/c'/><target dev='sdb' bus='scsi'/></disk>
@@ -162,8 +225,19 @@ describe('parseLibvirtStatus details', () => {
       <controller type='scsi' index='0' model='virtio-scsi'><driver iothread='2'/></controller>
       <controller type='scsi' index='1' model='virtio-scsi'><driver queues='4' iothread='1'/></controller>
       <controller type='scsi' index='2' model='lsilogic'/>
-      <controller type='usb' index='0'><driver iothread='9'/></controller>`));
-    assert.deepEqual(d.disks.map((x) => [x.name, x.iothread]), [['vda', 'iothread2'], ['sda', 'iothread1'], ['sdb', 'iothread2'], ['sdc', ''], ['vdb', '']]);
+      <controller type='usb' index='0'><driver iothread='9'/></controller>`,
+      ),
+    );
+    assert.deepEqual(
+      d.disks.map((x) => [x.name, x.iothread]),
+      [
+        ['vda', 'iothread2'],
+        ['sda', 'iothread1'],
+        ['sdb', 'iothread2'],
+        ['sdc', ''],
+        ['vdb', ''],
+      ],
+    );
   });
 
   test('gives network and empty disks no source, and decodes entities', () => {
@@ -174,9 +248,15 @@ describe('parseLibvirtStatus details', () => {
       <disk type='file'><source file='/img/it&apos;s &lt;odd&gt; &#38; &#x41;.raw'/><target dev='fda' bus='fdc'/></disk>
     </devices></domain>`);
     assert.equal(d.name, 'a&b');
-    assert.deepEqual(d.disks.map((x) => [x.name, x.bus, x.deviceType, x.source]), [
-      ['vdc', 'virtio', 'disk', ''], ['sdd', 'sata', 'cdrom', ''], ['vde', 'virtio', 'disk', ''], ['fda', 'fdc', 'disk', "/img/it's <odd> & A.raw"],
-    ]);
+    assert.deepEqual(
+      d.disks.map((x) => [x.name, x.bus, x.deviceType, x.source]),
+      [
+        ['vdc', 'virtio', 'disk', ''],
+        ['sdd', 'sata', 'cdrom', ''],
+        ['vde', 'virtio', 'disk', ''],
+        ['fda', 'fdc', 'disk', "/img/it's <odd> & A.raw"],
+      ],
+    );
   });
 
   test('reads a domain without devices', () => {
@@ -186,7 +266,8 @@ describe('parseLibvirtStatus details', () => {
 });
 
 describe('parseLibvirtStatus: what the layer above libvirt wrote into <metadata>', () => {
-  const withMetadata = (metadata: string) => parseLibvirtStatus(`<domstatus state='running' pid='42'><domain type='kvm'>
+  const withMetadata = (metadata: string) =>
+    parseLibvirtStatus(`<domstatus state='running' pid='42'><domain type='kvm'>
     <name>instance-0000002a</name><uuid>u</uuid>${metadata}</domain></domstatus>`);
 
   test("Nova's instance: display name, project and flavor (nova/virt/libvirt/config.py, as Nova 32 writes it)", () => {
@@ -195,14 +276,23 @@ describe('parseLibvirtStatus: what the layer above libvirt wrote into <metadata>
   });
 
   test('the namespace is matched by its declaration, not by the prefix', () => {
-    const d = withMetadata(`<metadata><os:instance xmlns:os="http://openstack.org/xmlns/libvirt/nova/1.1"><os:name>db</os:name>
+    const d =
+      withMetadata(`<metadata><os:instance xmlns:os="http://openstack.org/xmlns/libvirt/nova/1.1"><os:name>db</os:name>
       <os:flavor name="m1.large"/><os:owner><os:project uuid="p">ops</os:project></os:owner></os:instance></metadata>`);
     assert.deepEqual(d.nova, { name: 'db', project: 'ops', flavor: 'm1.large' });
-    assert.equal(withMetadata(`<metadata><nova:instance xmlns:nova="http://example.com/not-nova"><nova:name>x</nova:name></nova:instance></metadata>`).nova, undefined);
+    assert.equal(
+      withMetadata(
+        `<metadata><nova:instance xmlns:nova="http://example.com/not-nova"><nova:name>x</nova:name></nova:instance></metadata>`,
+      ).nova,
+      undefined,
+    );
   });
 
   test("KubeVirt's element marks a VMI (its uid has been empty since KubeVirt 0.59)", () => {
-    assert.equal(withMetadata(`<metadata><kubevirt xmlns="http://kubevirt.io"><uid></uid></kubevirt></metadata>`).kubevirt, true);
+    assert.equal(
+      withMetadata(`<metadata><kubevirt xmlns="http://kubevirt.io"><uid></uid></kubevirt></metadata>`).kubevirt,
+      true,
+    );
     assert.equal(withMetadata('').kubevirt, false);
   });
 });

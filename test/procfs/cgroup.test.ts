@@ -69,23 +69,26 @@ describe('parseLibvirtCgroup', () => {
     assert.equal(parseLibvirtCgroup(`${hybrid}0::${SCOPE}/libvirt/vcpu1\n`), 'vcpu1');
     assert.equal(parseLibvirtCgroup(`${hybrid}0::${SCOPE}\n`), 'vcpu0'); // 0:: yields no leaf
     assert.equal(parseLibvirtCgroup(hybrid), 'vcpu0');
-    assert.equal(parseLibvirtCgroup('4:memory:/machine/qemu-1-labvm.libvirt-qemu/emulator\n1:cpu:/\n0::/\n'), 'emulator');
+    assert.equal(
+      parseLibvirtCgroup('4:memory:/machine/qemu-1-labvm.libvirt-qemu/emulator\n1:cpu:/\n0::/\n'),
+      'emulator',
+    );
   });
 
   test('rejects paths that are not a libvirt QEMU thread group', () => {
     for (const text of [
-      `0::${SCOPE}\n`,                                                  // the VM scope itself
-      `0::${SCOPE}/libvirt\n`,                                          // the nested group itself
+      `0::${SCOPE}\n`, // the VM scope itself
+      `0::${SCOPE}/libvirt\n`, // the nested group itself
       '0::/machine/qemu-1-labvm.libvirt-qemu\n',
-      '0::/system.slice/libvirt/vcpu0\n',                               // "libvirt" parent, no machine-qemu
+      '0::/system.slice/libvirt/vcpu0\n', // "libvirt" parent, no machine-qemu
       '0::/machine.slice/machine-lxc\\x2d1\\x2dct.scope/libvirt/vcpu0\n', // LXC, not QEMU
       '0::/machine.slice/machine-qemu\\x2d1\\x2dlabvm.scope/other/vcpu0\n',
       '1:cpu:/qemu-1-labvm.libvirt-qemu.d/vcpu0\n',
-      `0::${SCOPE}/libvirt/vcpu\n`,                                     // no index
+      `0::${SCOPE}/libvirt/vcpu\n`, // no index
       `0::${SCOPE}/libvirt/vcpux\n`,
       `0::${SCOPE}/libvirt/iothread\n`,
       `0::${SCOPE}/libvirt/emulator2\n`,
-      `0::${SCOPE}/libvirt/vcpu0 (deleted)\n`,                          // a removed v2 cgroup
+      `0::${SCOPE}/libvirt/vcpu0 (deleted)\n`, // a removed v2 cgroup
       `0::${SCOPE}/libvirt/vcpu0/sub\n`,
       '0::vcpu0\n',
       '0::/vcpu0\n',

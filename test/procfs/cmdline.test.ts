@@ -4,7 +4,8 @@ import { parseCmdline } from '../../src/host/procfs/cmdline.js';
 
 describe('parseCmdline', () => {
   test('splits a QEMU command line captured on this machine', () => {
-    const raw = 'qemu-system-x86_64\0-name\0guest=ptest,debug-threads=on\0-machine\0q35\0-accel\0kvm\0-m\x0064\0' +
+    const raw =
+      'qemu-system-x86_64\0-name\0guest=ptest,debug-threads=on\0-machine\0q35\0-accel\0kvm\0-m\x0064\0' +
       '-display\0none\0-nodefaults\0-S\0-object\0iothread,id=iothread1\0-daemonize\0-pidfile\0/tmp/ptest-qemu.pid\0';
     const argv = parseCmdline(raw);
     assert.equal(argv.length, 18);

@@ -16,12 +16,19 @@ cancelled_write_bytes: 0
 describe('parseIo', () => {
   test('reads a QEMU process', () => {
     assert.deepEqual(parseIo(QEMU), {
-      rchar: 272374, wchar: 38, syscr: 6, syscw: 6, readBytes: 565248, writeBytes: 24576, cancelledWriteBytes: 0,
+      rchar: 272374,
+      wchar: 38,
+      syscr: 6,
+      syscw: 6,
+      readBytes: 565248,
+      writeBytes: 24576,
+      cancelledWriteBytes: 0,
     });
   });
 
   test('reads /proc/self/io (zeros), counters beyond 2^32', () => {
-    const text = 'rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n';
+    const text =
+      'rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n';
     assert.equal(parseIo(text).rchar, 6976);
     assert.equal(parseIo(QEMU.replace('rchar: 272374', 'rchar: 1099511627776')).rchar, 1099511627776);
   });
@@ -38,7 +45,7 @@ describe('parseIo', () => {
     for (const bad of [
       '',
       'garbage\n',
-      QEMU.slice(0, QEMU.indexOf('write_bytes')),          // truncated: write_bytes and cancelled missing
+      QEMU.slice(0, QEMU.indexOf('write_bytes')), // truncated: write_bytes and cancelled missing
       QEMU.replace('wchar: 38', 'wchar: abc'),
       QEMU.replace('wchar: 38', 'wchar: -1'),
       QEMU.replace('wchar: 38', 'wchar:'),

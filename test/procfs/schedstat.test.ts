@@ -14,7 +14,11 @@ describe('parseSchedstat', () => {
   });
 
   test('reads a long-lived thread (ns beyond 2^32)', () => {
-    assert.deepEqual(parseSchedstat('3609933123456 629113 13\n'), { runNs: 3609933123456, waitNs: 629113, timeslices: 13 });
+    assert.deepEqual(parseSchedstat('3609933123456 629113 13\n'), {
+      runNs: 3609933123456,
+      waitNs: 629113,
+      timeslices: 13,
+    });
   });
 
   test('refuses a line without its newline: the last number may have been cut', () => {
@@ -26,7 +30,17 @@ describe('parseSchedstat', () => {
   });
 
   test('throws ParseError on malformed input', () => {
-    for (const bad of ['', '\n', '252185 0\n', '252185', 'abc 0 1\n', '252185 -1 1\n', '1 2 3x\n', '1.5 2 3\n', '9007199254740992 0 1\n']) {
+    for (const bad of [
+      '',
+      '\n',
+      '252185 0\n',
+      '252185',
+      'abc 0 1\n',
+      '252185 -1 1\n',
+      '1 2 3x\n',
+      '1.5 2 3\n',
+      '9007199254740992 0 1\n',
+    ]) {
       assert.throws(() => parseSchedstat(bad), ParseError, JSON.stringify(bad));
     }
   });

@@ -29,23 +29,41 @@ const KTHREADD =
 describe('parseStat', () => {
   test('reads a QEMU vCPU thread whose comm holds a space and a slash', () => {
     assert.deepEqual(parseStat(QEMU_VCPU), {
-      comm: 'CPU 0/KVM', state: 'S', flags: 138412224, utimeTicks: 0, stimeTicks: 0,
-      numThreads: 4, starttimeTicks: 32996, rssPages: 5268,
+      comm: 'CPU 0/KVM',
+      state: 'S',
+      flags: 138412224,
+      utimeTicks: 0,
+      stimeTicks: 0,
+      numThreads: 4,
+      starttimeTicks: 32996,
+      rssPages: 5268,
     });
     assert.equal(parseStat(QEMU_IOTHREAD).comm, 'IO iothread1');
   });
 
   test('reads /proc/self/stat', () => {
     assert.deepEqual(parseStat(SELF), {
-      comm: 'cat', state: 'R', flags: 4194304, utimeTicks: 0, stimeTicks: 0,
-      numThreads: 1, starttimeTicks: 28442, rssPages: 354,
+      comm: 'cat',
+      state: 'R',
+      flags: 4194304,
+      utimeTicks: 0,
+      stimeTicks: 0,
+      numThreads: 1,
+      starttimeTicks: 28442,
+      rssPages: 354,
     });
   });
 
   test('reads utime, stime and num_threads from a busy thread', () => {
     assert.deepEqual(parseStat(BUSY_THREAD), {
-      comm: 'tokio-rt-worker', state: 'S', flags: 4194624, utimeTicks: 12, stimeTicks: 63,
-      numThreads: 13, starttimeTicks: 122, rssPages: 3172,
+      comm: 'tokio-rt-worker',
+      state: 'S',
+      flags: 4194624,
+      utimeTicks: 12,
+      stimeTicks: 63,
+      numThreads: 13,
+      starttimeTicks: 122,
+      rssPages: 3172,
     });
   });
 
@@ -94,17 +112,17 @@ describe('parseStat', () => {
     for (const bad of [
       '',
       'garbage',
-      '4876 (cat R 4874',                       // no ")"
-      '4876 cat) R 4874',                        // no "("
-      SELF.split(' ').slice(0, 23).join(' '),   // truncated before rss
+      '4876 (cat R 4874', // no ")"
+      '4876 cat) R 4874', // no "("
+      SELF.split(' ').slice(0, 23).join(' '), // truncated before rss
       '4876 (cat)\n',
       '4876 (cat) RS 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21', // state not one char
-      withField(9, 'abc'),                      // flags
-      withField(14, '-1'),                      // utime
-      withField(15, '1.5'),                     // stime
-      withField(20, ''),                        // num_threads (an empty field collapses the columns)
-      withField(22, '9007199254740992'),        // starttime = 2^53
-      withField(24, '18446744073709551615'),    // rss beyond 2^53
+      withField(9, 'abc'), // flags
+      withField(14, '-1'), // utime
+      withField(15, '1.5'), // stime
+      withField(20, ''), // num_threads (an empty field collapses the columns)
+      withField(22, '9007199254740992'), // starttime = 2^53
+      withField(24, '18446744073709551615'), // rss beyond 2^53
     ]) {
       assert.throws(() => parseStat(bad), ParseError, JSON.stringify(bad));
     }
@@ -113,14 +131,54 @@ describe('parseStat', () => {
   test('round-trips any comm and any safe field values', () => {
     const comm = fc.string({ maxLength: 64 }).filter((s) => !s.includes('\n'));
     const u = fc.maxSafeNat();
-    fc.assert(fc.property(comm, fc.constantFrom('R', 'S', 'D', 'Z', 'I'), u, u, u, u, u, u,
-      (c, state, flags, utime, stime, threads, start, rss) => {
-        const f = ['1', '0', '0', '0', '-1', String(flags), '0', '0', '0', '0', String(utime), String(stime),
-          '0', '0', '20', '0', String(threads), '0', String(start), '0', String(rss), '18446744073709551615'];
-        const line = `42 (${c}) ${state} ${f.join(' ')}\n`;
-        assert.deepEqual(parseStat(line), {
-          comm: c, state, flags, utimeTicks: utime, stimeTicks: stime, numThreads: threads, starttimeTicks: start, rssPages: rss,
-        });
-      }));
+    fc.assert(
+      fc.property(
+        comm,
+        fc.constantFrom('R', 'S', 'D', 'Z', 'I'),
+        u,
+        u,
+        u,
+        u,
+        u,
+        u,
+        (c, state, flags, utime, stime, threads, start, rss) => {
+          const f = [
+            '1',
+            '0',
+            '0',
+            '0',
+            '-1',
+            String(flags),
+            '0',
+            '0',
+            '0',
+            '0',
+            String(utime),
+            String(stime),
+            '0',
+            '0',
+            '20',
+            '0',
+            String(threads),
+            '0',
+            String(start),
+            '0',
+            String(rss),
+            '18446744073709551615',
+          ];
+          const line = `42 (${c}) ${state} ${f.join(' ')}\n`;
+          assert.deepEqual(parseStat(line), {
+            comm: c,
+            state,
+            flags,
+            utimeTicks: utime,
+            stimeTicks: stime,
+            numThreads: threads,
+            starttimeTicks: start,
+            rssPages: rss,
+          });
+        },
+      ),
+    );
   });
 });

@@ -120,11 +120,19 @@ nonvoluntary_ctxt_switches:\t22
 
 describe('parseStatus', () => {
   test('reads a QEMU vCPU thread', () => {
-    assert.deepEqual(parseStatus(QEMU_VCPU), { voluntaryCtxtSwitches: 6, nonvoluntaryCtxtSwitches: 0, vmRssBytes: 21324 * 1024 });
+    assert.deepEqual(parseStatus(QEMU_VCPU), {
+      voluntaryCtxtSwitches: 6,
+      nonvoluntaryCtxtSwitches: 0,
+      vmRssBytes: 21324 * 1024,
+    });
   });
 
   test('reads /proc/1/status', () => {
-    assert.deepEqual(parseStatus(INIT), { voluntaryCtxtSwitches: 329, nonvoluntaryCtxtSwitches: 22, vmRssBytes: 12524 * 1024 });
+    assert.deepEqual(parseStatus(INIT), {
+      voluntaryCtxtSwitches: 329,
+      nonvoluntaryCtxtSwitches: 22,
+      vmRssBytes: 12524 * 1024,
+    });
   });
 
   test('leaves vmRssBytes absent for a kernel thread', () => {
@@ -140,7 +148,10 @@ describe('parseStatus', () => {
 
   test('reads counters beyond 2^32', () => {
     const text = 'Name:\tx\nvoluntary_ctxt_switches:\t4294967296\nnonvoluntary_ctxt_switches:\t9007199254740991\n';
-    assert.deepEqual(parseStatus(text), { voluntaryCtxtSwitches: 4294967296, nonvoluntaryCtxtSwitches: 9007199254740991 });
+    assert.deepEqual(parseStatus(text), {
+      voluntaryCtxtSwitches: 4294967296,
+      nonvoluntaryCtxtSwitches: 9007199254740991,
+    });
   });
 
   test('refuses a file without its last newline: the last counter may have been cut', () => {
@@ -151,13 +162,13 @@ describe('parseStatus', () => {
     for (const bad of [
       '',
       'garbage',
-      QEMU_VCPU.slice(0, QEMU_VCPU.indexOf('voluntary_ctxt_switches')),        // truncated: no ctxt lines
-      QEMU_VCPU.slice(0, QEMU_VCPU.indexOf('nonvoluntary_ctxt_switches')),     // truncated: no nonvoluntary
+      QEMU_VCPU.slice(0, QEMU_VCPU.indexOf('voluntary_ctxt_switches')), // truncated: no ctxt lines
+      QEMU_VCPU.slice(0, QEMU_VCPU.indexOf('nonvoluntary_ctxt_switches')), // truncated: no nonvoluntary
       QEMU_VCPU.replace('voluntary_ctxt_switches:\t6', 'voluntary_ctxt_switches:\tabc'),
       QEMU_VCPU.replace('nonvoluntary_ctxt_switches:\t0', 'nonvoluntary_ctxt_switches:\t-1'),
       QEMU_VCPU.replace('nonvoluntary_ctxt_switches:\t0', 'nonvoluntary_ctxt_switches:\t'),
       QEMU_VCPU.replace('nonvoluntary_ctxt_switches:\t0', 'nonvoluntary_ctxt_switches:\t9007199254740992'),
-      QEMU_VCPU.replace('VmRSS:\t   21324 kB', 'VmRSS:\t   21324'),                   // unit missing
+      QEMU_VCPU.replace('VmRSS:\t   21324 kB', 'VmRSS:\t   21324'), // unit missing
       QEMU_VCPU.replace('VmRSS:\t   21324 kB', 'VmRSS:\t   x kB'),
       QEMU_VCPU.replace('VmRSS:\t   21324 kB', 'VmRSS:\t kB'),
     ]) {

@@ -23,17 +23,31 @@ test('promtool test rules: each alert fires in its case and stays silent in its 
 test('every alert has a unit test in which it fires', () => {
   type AlertTest = { alertname: string; exp_alerts?: unknown[] };
   const file = parse(readFileSync(RULES_TEST_FILE, 'utf8')) as { tests: { alert_rule_test?: AlertTest[] }[] };
-  const firing = new Set(file.tests.flatMap((t) => t.alert_rule_test ?? []).filter((t) => (t.exp_alerts ?? []).length > 0).map((t) => t.alertname));
-  assert.deepEqual(alerts.map((a) => a.alert).filter((name) => !firing.has(name!)), []);
+  const firing = new Set(
+    file.tests
+      .flatMap((t) => t.alert_rule_test ?? [])
+      .filter((t) => (t.exp_alerts ?? []).length > 0)
+      .map((t) => t.alertname),
+  );
+  assert.deepEqual(
+    alerts.map((a) => a.alert).filter((name) => !firing.has(name!)),
+    [],
+  );
 });
 
 /** GitHub's anchor for a Markdown heading. */
 function anchor(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\w\- ]/g, '')
+    .replace(/ /g, '-');
 }
 
 test('every alert has a severity, a summary, a description with its values, and a runbook section', () => {
-  const headings = new Set([...readFileSync(RUNBOOKS_FILE, 'utf8').matchAll(/^#{2,3} (.+)$/gm)].map((m) => anchor(m[1]!)));
+  const headings = new Set(
+    [...readFileSync(RUNBOOKS_FILE, 'utf8').matchAll(/^#{2,3} (.+)$/gm)].map((m) => anchor(m[1]!)),
+  );
   assert.ok(alerts.length >= 7);
   for (const a of alerts) {
     assert.match(a.labels?.severity ?? '', /^(warning|critical)$/, `${a.alert!}: severity`);

@@ -30,10 +30,16 @@ describe('parseQemuCmdline on real command lines', () => {
       debugThreads: true,
       qemuOptions: true,
       iothreads: [{ id: 'iothread1' }],
-      disks: [disk({
-        name: 'scsi0-0-0-2', bus: 'scsi', source: '/var/lib/libvirt/images/labvm-sdc.raw',
-        cache: 'none', io: 'threads', iothread: 'iothread1',
-      })],
+      disks: [
+        disk({
+          name: 'scsi0-0-0-2',
+          bus: 'scsi',
+          source: '/var/lib/libvirt/images/labvm-sdc.raw',
+          cache: 'none',
+          io: 'threads',
+          iothread: 'iothread1',
+        }),
+      ],
       warnings: [],
     });
   });
@@ -49,8 +55,13 @@ describe('parseQemuCmdline on real command lines', () => {
         disk({ name: 'virtio-disk0', bus: 'virtio', source: '/var/lib/libvirt/images/vm1.qcow2' }),
         disk({ name: 'ide0-0-0', bus: 'ide', deviceType: 'cdrom', source: '/var/lib/libvirt/images/config-vm1.iso' }),
         disk({
-          name: 'scsi0-0-0-0', bus: 'scsi', deviceType: 'lun', source: '/dev/disk/by-id/wwn-0x60a010a0a976d6001962194c40c86ee6',
-          cache: 'none', io: 'native', iothread: 'iothread1',
+          name: 'scsi0-0-0-0',
+          bus: 'scsi',
+          deviceType: 'lun',
+          source: '/dev/disk/by-id/wwn-0x60a010a0a976d6001962194c40c86ee6',
+          cache: 'none',
+          io: 'native',
+          iothread: 'iothread1',
         }),
       ],
       warnings: [],
@@ -101,11 +112,29 @@ describe('parseQemuCmdline: identity', () => {
 
 describe('parseQemuCmdline: option splitting', () => {
   test('does not let flags swallow the next argument', () => {
-    const r = parse('-S', '-name', 'vm', '-no-user-config', '-nodefaults', '-no-shutdown', '-no-hpet',
-      '-enable-kvm', '-daemonize', '-snapshot', '-uuid', 'u', '-no-reboot', '-drive', 'file=/a.img,if=virtio');
+    const r = parse(
+      '-S',
+      '-name',
+      'vm',
+      '-no-user-config',
+      '-nodefaults',
+      '-no-shutdown',
+      '-no-hpet',
+      '-enable-kvm',
+      '-daemonize',
+      '-snapshot',
+      '-uuid',
+      'u',
+      '-no-reboot',
+      '-drive',
+      'file=/a.img,if=virtio',
+    );
     assert.equal(r.name, 'vm');
     assert.equal(r.uuid, 'u');
-    assert.deepEqual(r.disks.map((d) => d.source), ['/a.img']);
+    assert.deepEqual(
+      r.disks.map((d) => d.source),
+      ['/a.img'],
+    );
   });
 
   test('reads a bare argument after a flag as a disk image, like QEMU (-hda)', () => {
@@ -121,7 +150,10 @@ describe('parseQemuCmdline: option splitting', () => {
 
   test('always gives the options it reads their value, even one starting with "-"', () => {
     assert.equal(parse('-name', '-odd-').name, '-odd-');
-    assert.deepEqual(parse('-drive', 'file=-foo,if=virtio').disks.map((d) => d.source), ['-foo']);
+    assert.deepEqual(
+      parse('-drive', 'file=-foo,if=virtio').disks.map((d) => d.source),
+      ['-foo'],
+    );
   });
 
   test('warns about a value missing at the end', () => {
@@ -139,15 +171,27 @@ describe('parseQemuCmdline: option splitting', () => {
 
 describe('parseQemuCmdline: iothreads and pools', () => {
   test('reads iothreads and thread-pool-max in key=value syntax', () => {
-    const r = parse('-object', 'iothread,id=iothread1', '-object', 'iothread,id=iothread2,thread-pool-max=16',
-      '-object', 'main-loop,id=main-loop,thread-pool-max=8', '-object', 'secret,id=s0,data=x');
+    const r = parse(
+      '-object',
+      'iothread,id=iothread1',
+      '-object',
+      'iothread,id=iothread2,thread-pool-max=16',
+      '-object',
+      'main-loop,id=main-loop,thread-pool-max=8',
+      '-object',
+      'secret,id=s0,data=x',
+    );
     assert.deepEqual(r.iothreads, [{ id: 'iothread1' }, { id: 'iothread2', poolMax: 16 }]);
     assert.equal(r.mainLoopPoolMax, 8);
   });
 
   test('reads iothreads and thread-pool-max in JSON syntax', () => {
-    const r = parse('-object', '{"qom-type":"iothread","id":"io1","thread-pool-max":32}',
-      '-object', '{"qom-type":"main-loop","id":"ml","thread-pool-min":0,"thread-pool-max":4}');
+    const r = parse(
+      '-object',
+      '{"qom-type":"iothread","id":"io1","thread-pool-max":32}',
+      '-object',
+      '{"qom-type":"main-loop","id":"ml","thread-pool-min":0,"thread-pool-max":4}',
+    );
     assert.deepEqual(r.iothreads, [{ id: 'io1', poolMax: 32 }]);
     assert.equal(r.mainLoopPoolMax, 4);
   });
@@ -160,8 +204,16 @@ describe('parseQemuCmdline: iothreads and pools', () => {
   });
 
   test('skips malformed JSON with a warning and keeps the rest', () => {
-    const r = parse('-object', '{"qom-type":"iothread",', '-object', '{"qom-type":"iothread","id":"io2"}',
-      '-device', '{"driver":"virtio-blk-pci","drive":"d0"}}', '-name', 'vm');
+    const r = parse(
+      '-object',
+      '{"qom-type":"iothread",',
+      '-object',
+      '{"qom-type":"iothread","id":"io2"}',
+      '-device',
+      '{"driver":"virtio-blk-pci","drive":"d0"}}',
+      '-name',
+      'vm',
+    );
     assert.deepEqual(r.iothreads, [{ id: 'io2' }]);
     assert.equal(r.name, 'vm');
     assert.deepEqual(r.disks, []);
@@ -173,7 +225,12 @@ describe('parseQemuCmdline: iothreads and pools', () => {
 
 describe('parseQemuCmdline: legacy -drive', () => {
   test('reads an -drive if=virtio without -device, naming it as QEMU does', () => {
-    const r = parse('-drive', 'file=/img/a.qcow2,if=virtio,cache=writeback,aio=io_uring', '-drive', 'file=/img/b.raw,if=virtio');
+    const r = parse(
+      '-drive',
+      'file=/img/a.qcow2,if=virtio,cache=writeback,aio=io_uring',
+      '-drive',
+      'file=/img/b.raw,if=virtio',
+    );
     assert.deepEqual(r.disks, [
       disk({ name: 'virtio0', bus: 'virtio', source: '/img/a.qcow2', cache: 'writeback', io: 'io_uring' }),
       disk({ name: 'virtio1', bus: 'virtio', source: '/img/b.raw' }),
@@ -195,51 +252,133 @@ describe('parseQemuCmdline: legacy -drive', () => {
   });
 
   test('ignores drives attached to nothing, firmware flash, and non-block devices', () => {
-    const r = parse('-drive', 'file=/img/unused.raw,if=none,id=drive-unused',
-      '-drive', 'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd',
-      '-device', 'virtio-net-pci,netdev=hostnet0,id=net0', '-device', 'virtio-scsi-pci,id=scsi0,iothread=io1');
+    const r = parse(
+      '-drive',
+      'file=/img/unused.raw,if=none,id=drive-unused',
+      '-drive',
+      'if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd',
+      '-device',
+      'virtio-net-pci,netdev=hostnet0,id=net0',
+      '-device',
+      'virtio-scsi-pci,id=scsi0,iothread=io1',
+    );
     assert.deepEqual(r.disks, []);
   });
 
   test('reports a network or protocol file as no host path', () => {
-    const r = parse('-drive', 'file=nbd:localhost:10809,if=virtio,id=a', '-drive', 'file=rbd:pool/img,if=virtio,id=b',
-      '-drive', 'file=file:/img/c.raw,if=virtio,id=c', '-drive', 'file=/img/with:colon.raw,if=virtio,id=d',
-      '-drive', 'file=iscsi://host/iqn.x/1,if=virtio,id=e', '-drive', 'if=ide,media=cdrom,id=f');
-    assert.deepEqual(r.disks.map((d) => [d.name, d.source, d.deviceType]), [
-      ['a', '', 'disk'], ['b', '', 'disk'], ['c', '/img/c.raw', 'disk'], ['d', '/img/with:colon.raw', 'disk'],
-      ['e', '', 'disk'], ['f', '', 'cdrom'],
-    ]);
+    const r = parse(
+      '-drive',
+      'file=nbd:localhost:10809,if=virtio,id=a',
+      '-drive',
+      'file=rbd:pool/img,if=virtio,id=b',
+      '-drive',
+      'file=file:/img/c.raw,if=virtio,id=c',
+      '-drive',
+      'file=/img/with:colon.raw,if=virtio,id=d',
+      '-drive',
+      'file=iscsi://host/iqn.x/1,if=virtio,id=e',
+      '-drive',
+      'if=ide,media=cdrom,id=f',
+    );
+    assert.deepEqual(
+      r.disks.map((d) => [d.name, d.source, d.deviceType]),
+      [
+        ['a', '', 'disk'],
+        ['b', '', 'disk'],
+        ['c', '/img/c.raw', 'disk'],
+        ['d', '/img/with:colon.raw', 'disk'],
+        ['e', '', 'disk'],
+        ['f', '', 'cdrom'],
+      ],
+    );
   });
 
   test('maps device drivers to bus and device type', () => {
     const r = parse(
-      '-drive', 'file=/dev/sg2,if=none,id=d1', '-device', 'scsi-generic,drive=d1,id=gen',
-      '-drive', 'file=/iso/a.iso,if=none,id=d2,media=cdrom', '-device', 'scsi-cd,drive=d2,id=cd',
-      '-drive', 'file=/img/u.raw,if=none,id=d3', '-device', 'usb-storage,drive=d3,id=usbdisk',
-      '-drive', 'file=/img/i.raw,if=none,id=d4', '-device', 'ide-hd,drive=d4,bus=ide.0,id=hd',
-      '-drive', 'file=/iso/b.iso,if=none,id=d5,media=cdrom', '-device', 'ide-drive,drive=d5,id=olddrive',
-      '-drive', 'file=/img/n.raw,if=none,id=d6', '-device', 'nvme,drive=d6,serial=x',
-      '-drive', 'file=/img/s.raw,if=none,id=d7', '-device', 'scsi-disk,drive=d7,id=sd',
+      '-drive',
+      'file=/dev/sg2,if=none,id=d1',
+      '-device',
+      'scsi-generic,drive=d1,id=gen',
+      '-drive',
+      'file=/iso/a.iso,if=none,id=d2,media=cdrom',
+      '-device',
+      'scsi-cd,drive=d2,id=cd',
+      '-drive',
+      'file=/img/u.raw,if=none,id=d3',
+      '-device',
+      'usb-storage,drive=d3,id=usbdisk',
+      '-drive',
+      'file=/img/i.raw,if=none,id=d4',
+      '-device',
+      'ide-hd,drive=d4,bus=ide.0,id=hd',
+      '-drive',
+      'file=/iso/b.iso,if=none,id=d5,media=cdrom',
+      '-device',
+      'ide-drive,drive=d5,id=olddrive',
+      '-drive',
+      'file=/img/n.raw,if=none,id=d6',
+      '-device',
+      'nvme,drive=d6,serial=x',
+      '-drive',
+      'file=/img/s.raw,if=none,id=d7',
+      '-device',
+      'scsi-disk,drive=d7,id=sd',
     );
-    assert.deepEqual(r.disks.map((d) => [d.name, d.bus, d.deviceType]), [
-      ['gen', 'scsi', 'lun'], ['cd', 'scsi', 'cdrom'], ['usbdisk', 'usb', 'disk'], ['hd', 'ide', 'disk'],
-      ['olddrive', 'ide', 'cdrom'], ['d6', 'nvme', 'disk'], ['sd', 'scsi', 'disk'],
-    ]);
+    assert.deepEqual(
+      r.disks.map((d) => [d.name, d.bus, d.deviceType]),
+      [
+        ['gen', 'scsi', 'lun'],
+        ['cd', 'scsi', 'cdrom'],
+        ['usbdisk', 'usb', 'disk'],
+        ['hd', 'ide', 'disk'],
+        ['olddrive', 'ide', 'cdrom'],
+        ['d6', 'nvme', 'disk'],
+        ['sd', 'scsi', 'disk'],
+      ],
+    );
   });
 
   test('finds the iothread of a virtio-blk disk and of a SCSI disk through its controller', () => {
     const r = parse(
-      '-object', 'iothread,id=io1', '-object', 'iothread,id=io2',
-      '-device', 'virtio-scsi-pci,id=scsi.ctl,iothread=io2', '-device', 'virtio-scsi-pci,id=scsi1',
-      '-drive', 'file=/img/a,if=none,id=a', '-device', 'virtio-blk-pci,drive=a,id=vda,iothread=io1',
-      '-drive', 'file=/img/b,if=none,id=b', '-device', 'scsi-hd,drive=b,id=sda,bus=scsi.ctl.0',
-      '-drive', 'file=/img/c,if=none,id=c', '-device', 'scsi-hd,drive=c,id=sdb,bus=scsi1.0',
-      '-drive', 'file=/img/d,if=none,id=d', '-device', 'scsi-hd,drive=d,id=sdc',
-      '-drive', 'file=/img/e,if=none,id=e', '-device', 'virtio-blk-pci,drive=e,id=vdb',
+      '-object',
+      'iothread,id=io1',
+      '-object',
+      'iothread,id=io2',
+      '-device',
+      'virtio-scsi-pci,id=scsi.ctl,iothread=io2',
+      '-device',
+      'virtio-scsi-pci,id=scsi1',
+      '-drive',
+      'file=/img/a,if=none,id=a',
+      '-device',
+      'virtio-blk-pci,drive=a,id=vda,iothread=io1',
+      '-drive',
+      'file=/img/b,if=none,id=b',
+      '-device',
+      'scsi-hd,drive=b,id=sda,bus=scsi.ctl.0',
+      '-drive',
+      'file=/img/c,if=none,id=c',
+      '-device',
+      'scsi-hd,drive=c,id=sdb,bus=scsi1.0',
+      '-drive',
+      'file=/img/d,if=none,id=d',
+      '-device',
+      'scsi-hd,drive=d,id=sdc',
+      '-drive',
+      'file=/img/e,if=none,id=e',
+      '-device',
+      'virtio-blk-pci,drive=e,id=vdb',
     );
-    assert.deepEqual(r.disks.map((d) => [d.name, d.iothread]), [
-      ['vda', 'io1'], ['sda', 'io2'], ['sdb', ''], ['sdc', ''], ['vdb', ''],
-    ]);
+    assert.deepEqual(
+      r.disks.map((d) => [d.name, d.iothread]),
+      [
+        ['vda', 'io1'],
+        ['sda', 'io2'],
+        ['sdb', ''],
+        ['sdc', ''],
+        ['vdb', ''],
+      ],
+    );
   });
 
   test('names a disk after its drive when the device has no id', () => {
@@ -249,11 +388,27 @@ describe('parseQemuCmdline: legacy -drive', () => {
 
   test('applies cache.direct/no-flush and a device write-cache=off to legacy drives', () => {
     const r = parse(
-      '-drive', 'file=/a,if=none,id=a,cache.direct=on', '-device', 'virtio-blk-pci,drive=a,id=va',
-      '-drive', 'file=/b,if=none,id=b,cache=none', '-device', 'virtio-blk-pci,drive=b,id=vb,write-cache=off',
-      '-drive', 'file=/c,if=none,id=c,cache=unsafe', '-device', 'virtio-blk-pci,drive=c,id=vc,write-cache=off',
+      '-drive',
+      'file=/a,if=none,id=a,cache.direct=on',
+      '-device',
+      'virtio-blk-pci,drive=a,id=va',
+      '-drive',
+      'file=/b,if=none,id=b,cache=none',
+      '-device',
+      'virtio-blk-pci,drive=b,id=vb,write-cache=off',
+      '-drive',
+      'file=/c,if=none,id=c,cache=unsafe',
+      '-device',
+      'virtio-blk-pci,drive=c,id=vc,write-cache=off',
     );
-    assert.deepEqual(r.disks.map((d) => [d.name, d.cache]), [['va', 'none'], ['vb', 'directsync'], ['vc', 'unsafe']]);
+    assert.deepEqual(
+      r.disks.map((d) => [d.name, d.cache]),
+      [
+        ['va', 'none'],
+        ['vb', 'directsync'],
+        ['vc', 'unsafe'],
+      ],
+    );
   });
 
   test('keeps a disk whose drive is not defined, with a warning', () => {
@@ -280,8 +435,14 @@ describe('parseQemuCmdline: -blockdev', () => {
 
   test('names each cache mode from direct/no-flush and write-cache', () => {
     const cacheOf = (cache: object | undefined, dev: object = {}): string =>
-      one('-blockdev', storage('a', cache && { cache }), '-blockdev', format('a', cache && { cache }),
-        '-device', device('a', dev)).cache;
+      one(
+        '-blockdev',
+        storage('a', cache && { cache }),
+        '-blockdev',
+        format('a', cache && { cache }),
+        '-device',
+        device('a', dev),
+      ).cache;
     assert.equal(cacheOf({ direct: true, 'no-flush': false }), 'none');
     assert.equal(cacheOf({ direct: false, 'no-flush': false }), 'writeback');
     assert.equal(cacheOf({ direct: false, 'no-flush': true }), 'unsafe');
@@ -292,42 +453,89 @@ describe('parseQemuCmdline: -blockdev', () => {
   });
 
   test('lets children inherit cache settings, and a flush dropped higher up makes the disk unsafe', () => {
-    const inherited = one('-blockdev', storage('a'), '-blockdev', format('a', { cache: { direct: true } }), '-device', device('a'));
+    const inherited = one(
+      '-blockdev',
+      storage('a'),
+      '-blockdev',
+      format('a', { cache: { direct: true } }),
+      '-device',
+      device('a'),
+    );
     assert.equal(inherited.cache, 'none');
-    const topNoFlush = one('-blockdev', storage('b', { cache: { direct: true, 'no-flush': false } }),
-      '-blockdev', format('b', { cache: { 'no-flush': true } }), '-device', device('b'));
+    const topNoFlush = one(
+      '-blockdev',
+      storage('b', { cache: { direct: true, 'no-flush': false } }),
+      '-blockdev',
+      format('b', { cache: { 'no-flush': true } }),
+      '-device',
+      device('b'),
+    );
     assert.equal(topNoFlush.cache, 'unsafe');
   });
 
   test('follows an inline storage node and reads host_device and aio', () => {
-    const d = one('-blockdev', JSON.stringify({
-      driver: 'raw', 'node-name': 'lun-format',
-      file: { driver: 'host_device', filename: '/dev/sdb', aio: 'native', cache: { direct: true } },
-    }), '-device', JSON.stringify({ driver: 'scsi-block', drive: 'lun-format', id: 'lun0' }));
-    assert.deepEqual(d, disk({ name: 'lun0', bus: 'scsi', deviceType: 'lun', source: '/dev/sdb', cache: 'none', io: 'native' }));
+    const d = one(
+      '-blockdev',
+      JSON.stringify({
+        driver: 'raw',
+        'node-name': 'lun-format',
+        file: { driver: 'host_device', filename: '/dev/sdb', aio: 'native', cache: { direct: true } },
+      }),
+      '-device',
+      JSON.stringify({ driver: 'scsi-block', drive: 'lun-format', id: 'lun0' }),
+    );
+    assert.deepEqual(
+      d,
+      disk({ name: 'lun0', bus: 'scsi', deviceType: 'lun', source: '/dev/sdb', cache: 'none', io: 'native' }),
+    );
   });
 
   test('accepts a device that names the storage node directly', () => {
-    const d = one('-blockdev', storage('raw', { aio: 'io_uring' }), '-device', JSON.stringify({ driver: 'virtio-blk-pci', drive: 'raw-storage' }));
+    const d = one(
+      '-blockdev',
+      storage('raw', { aio: 'io_uring' }),
+      '-device',
+      JSON.stringify({ driver: 'virtio-blk-pci', drive: 'raw-storage' }),
+    );
     assert.deepEqual(d, disk({ name: 'raw-storage', bus: 'virtio', source: '/img/raw', io: 'io_uring' }));
   });
 
   test('reports a network storage node as no host path', () => {
-    const d = one('-blockdev', JSON.stringify({ driver: 'nbd', 'node-name': 'net-storage', server: { type: 'inet', host: 'h', port: '10809' } }),
-      '-blockdev', format('net'), '-device', device('net'));
+    const d = one(
+      '-blockdev',
+      JSON.stringify({ driver: 'nbd', 'node-name': 'net-storage', server: { type: 'inet', host: 'h', port: '10809' } }),
+      '-blockdev',
+      format('net'),
+      '-device',
+      device('net'),
+    );
     assert.equal(d.source, '');
     assert.equal(d.io, 'default');
   });
 
   test('reads -blockdev in dotted key=value syntax', () => {
-    const r = parse('-blockdev', 'driver=file,node-name=f0,filename=/img/k,,v.raw,cache.direct=on,aio=native',
-      '-blockdev', 'driver=raw,node-name=r0,file=f0', '-device', 'virtio-blk-pci,drive=r0,id=vd0,iothread=io9');
-    assert.deepEqual(r.disks, [disk({ name: 'vd0', bus: 'virtio', source: '/img/k,v.raw', cache: 'none', io: 'native', iothread: 'io9' })]);
+    const r = parse(
+      '-blockdev',
+      'driver=file,node-name=f0,filename=/img/k,,v.raw,cache.direct=on,aio=native',
+      '-blockdev',
+      'driver=raw,node-name=r0,file=f0',
+      '-device',
+      'virtio-blk-pci,drive=r0,id=vd0,iothread=io9',
+    );
+    assert.deepEqual(r.disks, [
+      disk({ name: 'vd0', bus: 'virtio', source: '/img/k,v.raw', cache: 'none', io: 'native', iothread: 'io9' }),
+    ]);
   });
 
   test('survives a cyclic or dangling chain with a warning', () => {
-    const cyclic = parse('-blockdev', '{"driver":"raw","node-name":"a","file":"b"}', '-blockdev', '{"driver":"raw","node-name":"b","file":"a"}',
-      '-device', '{"driver":"virtio-blk-pci","drive":"a","id":"vd"}');
+    const cyclic = parse(
+      '-blockdev',
+      '{"driver":"raw","node-name":"a","file":"b"}',
+      '-blockdev',
+      '{"driver":"raw","node-name":"b","file":"a"}',
+      '-device',
+      '{"driver":"virtio-blk-pci","drive":"a","id":"vd"}',
+    );
     assert.equal(cyclic.disks.length, 1);
     assert.match(cyclic.warnings[0]!, /chain deeper than/);
     const dangling = parse('-blockdev', format('x'), '-device', device('x'));
@@ -340,27 +548,64 @@ describe('parseQemuCmdline: garbage', () => {
   test('never throws, whatever the argv', () => {
     const token = fc.oneof(
       fc.string(),
-      fc.constantFrom('-drive', '-device', '-blockdev', '-object', '-name', '-uuid', '-hda', '-S', '--', '-', '{', '{}', '[]',
-        'null', ',,', ',', '=', 'if=virtio', 'drive=a', 'id=a', 'file=a', 'iothread,id=x', '{"file":{"file":{}}}',
-        '{"driver":"scsi-hd","drive":"a","bus":"."}', 'node-name=a,file=a', 'thread-pool-max=-1'),
+      fc.constantFrom(
+        '-drive',
+        '-device',
+        '-blockdev',
+        '-object',
+        '-name',
+        '-uuid',
+        '-hda',
+        '-S',
+        '--',
+        '-',
+        '{',
+        '{}',
+        '[]',
+        'null',
+        ',,',
+        ',',
+        '=',
+        'if=virtio',
+        'drive=a',
+        'id=a',
+        'file=a',
+        'iothread,id=x',
+        '{"file":{"file":{}}}',
+        '{"driver":"scsi-hd","drive":"a","bus":"."}',
+        'node-name=a,file=a',
+        'thread-pool-max=-1',
+      ),
     );
-    fc.assert(fc.property(fc.array(token, { maxLength: 30 }), (argv) => {
-      const r = parseQemuCmdline(argv);
-      assert.ok(Array.isArray(r.disks) && Array.isArray(r.warnings));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 30 }), (argv) => {
+        const r = parseQemuCmdline(argv);
+        assert.ok(Array.isArray(r.disks) && Array.isArray(r.warnings));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
 describe('parseKeyval', () => {
   test('reads key=value pairs with ",," escapes and an implied first key', () => {
-    assert.deepEqual(parseKeyval('scsi-block,bus=c.0,drive=d', 'driver'), { driver: 'scsi-block', bus: 'c.0', drive: 'd' });
+    assert.deepEqual(parseKeyval('scsi-block,bus=c.0,drive=d', 'driver'), {
+      driver: 'scsi-block',
+      bus: 'c.0',
+      drive: 'd',
+    });
     assert.deepEqual(parseKeyval('a,,b,k=x,,y,,', 'guest'), { guest: 'a,b', k: 'x,y,' });
     assert.deepEqual(parseKeyval('a=1,a=2'), { a: '2' });
     assert.deepEqual(parseKeyval(''), {});
   });
 
   test('reads bare keys as on, "no" keys as off', () => {
-    assert.deepEqual(parseKeyval('socket,id=c,server,nowait', 'backend'), { backend: 'socket', id: 'c', server: 'on', wait: 'off' });
+    assert.deepEqual(parseKeyval('socket,id=c,server,nowait', 'backend'), {
+      backend: 'socket',
+      id: 'c',
+      server: 'on',
+      wait: 'off',
+    });
     assert.deepEqual(parseKeyval('flag'), { flag: 'on' });
   });
 
@@ -379,7 +624,16 @@ describe('parseQemuCmdline: platforms', () => {
     assert.equal(r.debugThreads, true);
     assert.equal(r.qemuOptions, true);
     assert.deepEqual(r.iothreads, [{ id: 'iothread-virtio0' }]);
-    assert.deepEqual(r.disks, [disk({ name: 'virtio0', bus: 'virtio', source: '/dev/pve/vm-100-disk-0', cache: 'none', io: 'io_uring', iothread: 'iothread-virtio0' })]);
+    assert.deepEqual(r.disks, [
+      disk({
+        name: 'virtio0',
+        bus: 'virtio',
+        source: '/dev/pve/vm-100-disk-0',
+        cache: 'none',
+        io: 'io_uring',
+        iothread: 'iothread-virtio0',
+      }),
+    ]);
     assert.deepEqual(r.warnings, []);
   });
 

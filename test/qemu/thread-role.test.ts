@@ -5,17 +5,30 @@ import { classifyThread, type ThreadContext, type ThreadFacts } from '../../src/
 
 const lone: ThreadContext = { hasIothread: () => false, has: () => false, iothreads: [] };
 const base: ThreadFacts = {
-  tid: 200, pid: 100, comm: 'qemu-system-x86', processComm: 'qemu-system-x86', kernelThread: false,
-  libvirtVcpu: undefined, cgroupLeaf: undefined, namedThreads: true, vm: lone,
+  tid: 200,
+  pid: 100,
+  comm: 'qemu-system-x86',
+  processComm: 'qemu-system-x86',
+  kernelThread: false,
+  libvirtVcpu: undefined,
+  cgroupLeaf: undefined,
+  namedThreads: true,
+  vm: lone,
 };
 const role = (f: Partial<ThreadFacts>) => classifyThread({ ...base, ...f });
 
 test("QEMU 7.2's thread names (debug-threads=on), from the libvirt sample", () => {
   const tsv = readFileSync(new URL('../fixtures/samples/libvirt-9.0-kvm/qemu-threads.tsv', import.meta.url), 'utf8');
-  const got = tsv.trim().split('\n').map((l) => {
-    const [tid, comm] = l.split('\t') as [string, string];
-    return [comm, classifyThread({ ...base, tid: Number(tid), pid: 18551, comm, kernelThread: comm === 'kvm-nx-lpage-re' })];
-  });
+  const got = tsv
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const [tid, comm] = l.split('\t') as [string, string];
+      return [
+        comm,
+        classifyThread({ ...base, tid: Number(tid), pid: 18551, comm, kernelThread: comm === 'kvm-nx-lpage-re' }),
+      ];
+    });
   assert.deepEqual(got, [
     ['qemu-system-x86', { role: 'main' }],
     ['qemu-system-x86', { role: 'rcu' }],
@@ -49,7 +62,10 @@ test("libvirt's vCPU TIDs and cgroups name threads without debug-threads", () =>
   assert.deepEqual(role({ ...nd, cgroupLeaf: 'emulator' }), { role: 'other' });
   // The first thread of an iothread's group is the iothread; later ones are workers of its pool.
   assert.deepEqual(role({ ...nd, cgroupLeaf: 'iothread1' }), { role: 'iothread', iothread: 'iothread1' });
-  assert.deepEqual(role({ ...nd, cgroupLeaf: 'iothread1', vm: { ...lone, hasIothread: (id) => id === 'iothread1' } }), { role: 'worker', pool: 'iothread1' });
+  assert.deepEqual(role({ ...nd, cgroupLeaf: 'iothread1', vm: { ...lone, hasIothread: (id) => id === 'iothread1' } }), {
+    role: 'worker',
+    pool: 'iothread1',
+  });
 });
 
 test('a kernel-made thread is never a vCPU, iothread, worker or main loop, whatever its cgroup, TID or name', () => {
@@ -69,7 +85,10 @@ test("Proxmox VE's iothreads keep the process's name (`IO iothread-virtio0` is o
   assert.deepEqual(role({ ...pve, vm: { ...lone, iothreads } }), { role: 'rcu' });
   const afterRcu = { ...lone, iothreads, has: (r: string) => r === 'rcu' };
   assert.deepEqual(role({ ...pve, vm: afterRcu }), { role: 'iothread', iothread: 'iothread-virtio0' });
-  assert.deepEqual(role({ ...pve, vm: { ...afterRcu, hasIothread: (id) => id === 'iothread-virtio0' } }), { role: 'iothread', iothread: 'iothread-scsi1' });
+  assert.deepEqual(role({ ...pve, vm: { ...afterRcu, hasIothread: (id) => id === 'iothread-virtio0' } }), {
+    role: 'iothread',
+    iothread: 'iothread-scsi1',
+  });
   assert.deepEqual(role({ ...pve, vm: { ...afterRcu, hasIothread: () => true } }), { role: 'other' });
   // A short id is named (`IO iothread1`): an unnamed thread is not it.
   assert.deepEqual(role({ ...pve, vm: { ...afterRcu, iothreads: ['iothread1'] } }), { role: 'other' });

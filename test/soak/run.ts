@@ -30,11 +30,16 @@ const durationMs = duration('duration', values.duration);
 const summary = await runSoak({
   durationMs,
   // Long enough for the exporter's heap to settle; a tenth of a long run.
-  warmupMs: values.warmup === undefined ? Math.min(60_000, Math.max(20_000, durationMs / 10)) : duration('warmup', values.warmup),
+  warmupMs:
+    values.warmup === undefined
+      ? Math.min(60_000, Math.max(20_000, durationMs / 10))
+      : duration('warmup', values.warmup),
   scrapers: Number(values.scrapers),
   population: Number(values.population),
   deadlineMs: duration('deadline', values.deadline),
-  progress: (line) => { process.stderr.write(`${line}\n`); },
+  progress: (line) => {
+    process.stderr.write(`${line}\n`);
+  },
 });
 process.stdout.write(`${formatSummary(summary)}\n`);
 process.exit(summary.failureCount === 0 ? 0 : 1);

@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ScrapeChecker } from './scrape-checker.js';
 
-const vmInfo = (domain: string, pid: number) => `qemu_vm_info{domain="${domain}",uuid="",pid="${String(pid)}",source="cmdline"} 1\n`;
+const vmInfo = (domain: string, pid: number) =>
+  `qemu_vm_info{domain="${domain}",uuid="",pid="${String(pid)}",source="cmdline"} 1\n`;
 const body = (...lines: string[]) => new TextEncoder().encode(`# TYPE qemu_vm_info gauge\n${lines.join('')}`);
-const switches = (domain: string, n: number) => `qemu_thread_context_switches_total{domain="${domain}",role="worker",kind="voluntary"} ${String(n)}\n`;
+const switches = (domain: string, n: number) =>
+  `qemu_thread_context_switches_total{domain="${domain}",role="worker",kind="voluntary"} ${String(n)}\n`;
 
 /** Sends and answers one scrape at `sentAt` (answered 10 ms later). */
 function scrape(c: ScrapeChecker, sentAt: number, b: Uint8Array, status = 200): void {

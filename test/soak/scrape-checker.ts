@@ -51,10 +51,22 @@ const MAX_MESSAGES = 50;
 const MAX_ANSWERS = 64;
 const MAX_OVERLAP = 8;
 
-interface Counter { value: number; domain: string | undefined }
+interface Counter {
+  value: number;
+  domain: string | undefined;
+}
 
 export class ScrapeChecker {
-  readonly counts: CheckCounts = { scrapes: 0, failedScrapes: 0, counterChecks: 0, deadSeriesChecks: 0, deathsChecked: 0, presenceChecks: 0, libvirtSeen: 0, latenciesMs: [] };
+  readonly counts: CheckCounts = {
+    scrapes: 0,
+    failedScrapes: 0,
+    counterChecks: 0,
+    deadSeriesChecks: 0,
+    deathsChecked: 0,
+    presenceChecks: 0,
+    libvirtSeen: 0,
+    latenciesMs: [],
+  };
   readonly failures: string[] = [];
   failureCount = 0;
   private readonly inFlight = new Map<number, number>();
@@ -127,7 +139,8 @@ export class ScrapeChecker {
       this.fail(`${where}: ${r.error ?? `HTTP ${String(r.status)}`}`);
       return;
     }
-    if (ms > this.deadlineMs) this.fail(`${where}: took ${String(ms)} ms, over the ${String(this.deadlineMs)} ms deadline`);
+    if (ms > this.deadlineMs)
+      this.fail(`${where}: took ${String(ms)} ms, over the ${String(this.deadlineMs)} ms deadline`);
 
     let samples;
     try {
@@ -141,12 +154,14 @@ export class ScrapeChecker {
     for (const s of samples) {
       if (s.name !== 'qemu_vm_info') continue;
       pids.set(s.labels['domain'] ?? '', s.labels['pid'] ?? '');
-      if (s.labels['source'] === 'libvirt' && this.vms.has(s.labels['domain'] ?? '')) this.libvirtSeen.add(s.labels['domain'] ?? '');
+      if (s.labels['source'] === 'libvirt' && this.vms.has(s.labels['domain'] ?? ''))
+        this.libvirtSeen.add(s.labels['domain'] ?? '');
     }
     this.counts.libvirtSeen = this.libvirtSeen.size;
     const counters = new Map<string, Counter>();
     for (const s of samples) {
-      if (s.name.endsWith('_total')) counters.set(`${s.name}${JSON.stringify(s.labels)}`, { value: s.value, domain: s.labels['domain'] });
+      if (s.name.endsWith('_total'))
+        counters.set(`${s.name}${JSON.stringify(s.labels)}`, { value: s.value, domain: s.labels['domain'] });
     }
     this.checkCounters(where, sentAt, r.receivedAt, counters, pids);
     this.checkLifetimes(where, sentAt, r.receivedAt, pids);
@@ -157,7 +172,13 @@ export class ScrapeChecker {
    * in either order on separate connections, so the last few are taken, not just the last): a counter of a VM that
    * lived through them (same pid) never goes down.
    */
-  private checkCounters(where: string, sentAt: number, receivedAt: number, counters: Map<string, Counter>, pids: Map<string, string>): void {
+  private checkCounters(
+    where: string,
+    sentAt: number,
+    receivedAt: number,
+    counters: Map<string, Counter>,
+    pids: Map<string, string>,
+  ): void {
     const earlier = this.answers.filter((a) => a.receivedAt < sentAt).slice(-MAX_OVERLAP);
     this.answers.push({ receivedAt, counters, pids });
     if (this.answers.length > MAX_ANSWERS) this.answers.shift();
@@ -165,12 +186,18 @@ export class ScrapeChecker {
       let before: Counter | undefined;
       for (const a of earlier) {
         const c = a.counters.get(series);
-        if (c === undefined || (now.domain !== undefined && (pids.get(now.domain) === undefined || pids.get(now.domain) !== a.pids.get(now.domain)))) continue;
+        if (
+          c === undefined ||
+          (now.domain !== undefined &&
+            (pids.get(now.domain) === undefined || pids.get(now.domain) !== a.pids.get(now.domain)))
+        )
+          continue;
         if (before === undefined || c.value > before.value) before = c;
       }
       if (before === undefined) continue;
       this.counts.counterChecks++;
-      if (now.value < before.value) this.fail(`${where}: ${series} went down, ${String(before.value)} → ${String(now.value)}`);
+      if (now.value < before.value)
+        this.fail(`${where}: ${series} went down, ${String(before.value)} → ${String(now.value)}`);
     }
   }
 
@@ -181,25 +208,33 @@ export class ScrapeChecker {
         if (Number.isNaN(cutoff) || sentAt <= cutoff) continue;
         this.counts.deadSeriesChecks++;
         this.deathsSeen.add(name);
-        if (pids.has(name)) this.fail(`${where}: ${name} (pid ${String(vm.died.pid)}) died at +${String(vm.died.at)} ms and is still exported`);
+        if (pids.has(name))
+          this.fail(
+            `${where}: ${name} (pid ${String(vm.died.pid)}) died at +${String(vm.died.at)} ms and is still exported`,
+          );
         continue;
       }
       const cutoff = this.cutoff(vm.started);
-      if (Number.isNaN(cutoff) || sentAt <= cutoff || (vm.killedAt !== undefined && receivedAt >= vm.killedAt)) continue;
+      if (Number.isNaN(cutoff) || sentAt <= cutoff || (vm.killedAt !== undefined && receivedAt >= vm.killedAt))
+        continue;
       this.counts.presenceChecks++;
-      if (pids.get(name) !== String(vm.started.pid)) this.fail(`${where}: ${name} (pid ${String(vm.started.pid)}) lives and is missing`);
+      if (pids.get(name) !== String(vm.started.pid))
+        this.fail(`${where}: ${name} (pid ${String(vm.started.pid)}) lives and is missing`);
     }
     this.counts.deathsChecked = this.deathsSeen.size;
   }
 
   /** VMs that died before `before` and that no scrape has been checked against (a check that never ran). */
   uncheckedDeaths(before: number): string[] {
-    return [...this.vms].filter(([name, vm]) => vm.died && vm.died.at < before && !this.deathsSeen.has(name)).map(([name]) => name);
+    return [...this.vms]
+      .filter(([name, vm]) => vm.died && vm.died.at < before && !this.deathsSeen.has(name))
+      .map(([name]) => name);
   }
 
   /** VMs dead long enough ago that every later scrape has been checked against them can be dropped (bounded memory). */
   forgetOldDeaths(before: number): void {
-    for (const [name, vm] of this.vms) if (vm.died && vm.died.at < before && this.deathsSeen.has(name)) this.vms.delete(name);
+    for (const [name, vm] of this.vms)
+      if (vm.died && vm.died.at < before && this.deathsSeen.has(name)) this.vms.delete(name);
     for (const [id, at] of this.answeredAt) if (at < before) this.answeredAt.delete(id);
   }
 }

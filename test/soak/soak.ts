@@ -73,7 +73,9 @@ const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const HEAP_CAP_MIB = 64;
 
 /** The V8 flags the exporter runs with in production: those of src/main.ts's `#!/usr/bin/env -S node …` line. */
-const PRODUCTION_V8_FLAGS = (readFileSync(MAIN, 'utf8').split('\n', 1)[0] ?? '').split(' ').filter((a) => a.startsWith('--'));
+const PRODUCTION_V8_FLAGS = (readFileSync(MAIN, 'utf8').split('\n', 1)[0] ?? '')
+  .split(' ')
+  .filter((a) => a.startsWith('--'));
 
 function rssOf(pid: number): number {
   const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'))?.[1];
@@ -95,15 +97,30 @@ export async function runSoak(o: SoakOptions): Promise<SoakSummary> {
   const clock = () => Math.round(performance.now() - origin);
   const statusDir = mkdtempSync(join(tmpdir(), 'qte-soak-status-'));
   const cli = await startCli(
-    [`--libvirt.status-dir=${statusDir}`, `--scrape.timeout=${String(o.deadlineMs)}ms`, `--qemu.process-pattern=${SOAK_PROCESS_PATTERN}`],
-    { command: [process.execPath, ...PRODUCTION_V8_FLAGS, `--max-old-space-size=${String(HEAP_CAP_MIB)}`, '--import', 'tsx', MAIN] },
+    [
+      `--libvirt.status-dir=${statusDir}`,
+      `--scrape.timeout=${String(o.deadlineMs)}ms`,
+      `--qemu.process-pattern=${SOAK_PROCESS_PATTERN}`,
+    ],
+    {
+      command: [
+        process.execPath,
+        ...PRODUCTION_V8_FLAGS,
+        `--max-old-space-size=${String(HEAP_CAP_MIB)}`,
+        '--import',
+        'tsx',
+        MAIN,
+      ],
+    },
   );
   const checker = new ScrapeChecker(o.deadlineMs);
   const churn = new VmChurn(statusDir, checker, { population: o.population, stepMs: o.stepMs ?? 250, clock });
   const extraFailures: string[] = [];
   let stop = false;
 
-  const churning = churn.run().catch((err: unknown) => { extraFailures.push(`churn failed: ${String(err)}`); });
+  const churning = churn.run().catch((err: unknown) => {
+    extraFailures.push(`churn failed: ${String(err)}`);
+  });
 
   let lastBody: Uint8Array | undefined;
   const scraper = async (): Promise<void> => {
@@ -141,8 +158,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakSummary> {
     checker.forgetOldDeaths(clock() - 60_000);
     if (o.progress && clock() >= nextProgress) {
       nextProgress += 30_000;
-      o.progress(`+${String(Math.round(clock() / 1000))} s: ${String(checker.counts.scrapes)} scrapes, ${String(churn.counts.vmsStarted)} VMs started, ` +
-        `${String(checker.failureCount)} failures, RSS ${(rss.at(-1)!.bytes / 2 ** 20).toFixed(1)} MiB`);
+      o.progress(
+        `+${String(Math.round(clock() / 1000))} s: ${String(checker.counts.scrapes)} scrapes, ${String(churn.counts.vmsStarted)} VMs started, ` +
+          `${String(checker.failureCount)} failures, RSS ${(rss.at(-1)!.bytes / 2 ** 20).toFixed(1)} MiB`,
+      );
     }
   }
   const durationMs = clock();
@@ -160,21 +179,28 @@ export async function runSoak(o: SoakOptions): Promise<SoakSummary> {
   const rssStartBytes = median(rss.filter((s) => s.at >= o.warmupMs && s.at < o.warmupMs + window).map((s) => s.bytes));
   const rssEndBytes = median(rss.filter((s) => s.at >= durationMs - window).map((s) => s.bytes));
   if (o.checkRss !== false && !(rssEndBytes <= rssStartBytes * (1 + RSS_TOLERANCE))) {
-    extraFailures.push(`RSS grew from ${String(rssStartBytes)} to ${String(rssEndBytes)} bytes (more than ${String(RSS_TOLERANCE * 100)} %)`);
+    extraFailures.push(
+      `RSS grew from ${String(rssStartBytes)} to ${String(rssEndBytes)} bytes (more than ${String(RSS_TOLERANCE * 100)} %)`,
+    );
   }
   const unchecked = checker.uncheckedDeaths(durationMs - 5000);
   if (unchecked.length > 0) extraFailures.push(`no scrape was checked against the deaths of ${unchecked.join(', ')}`);
 
   const lastLines = lastBody ? new TextDecoder().decode(lastBody).split('\n') : [];
   const errors = lastLines.filter((l) => l.startsWith('qemu_exporter_errors_total{'));
-  const sampleOf = (series: string) => Number(lastLines.find((l) => l.startsWith(`${series} `))?.slice(series.length + 1));
+  const sampleOf = (series: string) =>
+    Number(lastLines.find((l) => l.startsWith(`${series} `))?.slice(series.length + 1));
   const c = checker.counts;
   return {
     durationMs,
     scrapers: o.scrapers,
     scrapes: c.scrapes,
     failedScrapes: c.failedScrapes,
-    latencyMs: { p50: percentile(c.latenciesMs, 0.5), p99: percentile(c.latenciesMs, 0.99), max: Math.max(...c.latenciesMs) },
+    latencyMs: {
+      p50: percentile(c.latenciesMs, 0.5),
+      p99: percentile(c.latenciesMs, 0.99),
+      max: Math.max(...c.latenciesMs),
+    },
     ...churn.counts,
     counterChecks: c.counterChecks,
     deadSeriesChecks: c.deadSeriesChecks,

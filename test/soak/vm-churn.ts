@@ -46,7 +46,14 @@ const SOAK_EXECUTABLE = 'qemu-system-soak';
 export const SOAK_PROCESS_PATTERN = '^qemu-system-soak?$';
 
 export class VmChurn {
-  readonly counts: ChurnCounts = { vmsStarted: 0, vmsKilled: 0, libvirtNamed: 0, threadsSpawned: 0, statusWrites: 0, bursts: 0 };
+  readonly counts: ChurnCounts = {
+    vmsStarted: 0,
+    vmsKilled: 0,
+    libvirtNamed: 0,
+    threadsSpawned: 0,
+    statusWrites: 0,
+    bursts: 0,
+  };
   private readonly vms: Vm[] = [];
   private serial = 0;
   private stopping = false;
@@ -112,7 +119,10 @@ export class VmChurn {
     const name = `soak-${String(process.pid)}-${String(++this.serial)}`;
     const fake = await startFakeQemu({ name, vcpus: VCPUS, workers: 2, tickMs: 100, executable: SOAK_EXECUTABLE });
     const threads = await fake.threads();
-    const vcpuTids = threads.filter((t) => t.name.startsWith('CPU ')).sort((a, b) => (a.name < b.name ? -1 : 1)).map((t) => t.tid);
+    const vcpuTids = threads
+      .filter((t) => t.name.startsWith('CPU '))
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((t) => t.tid);
     const vm: Vm = { name, fake, workers: 2, libvirt: this.serial % 2 === 0, vcpuTids };
     this.vms.push(vm);
     this.counts.vmsStarted++;
@@ -146,7 +156,10 @@ export class VmChurn {
     if (vm.libvirt) {
       const stale = Math.random() < 0.3;
       const remove = () => rm(join(this.statusDir, `${vm.name}.xml`), { force: true });
-      if (stale) setTimeout(() => { void remove(); }, 3000).unref();
+      if (stale)
+        setTimeout(() => {
+          void remove();
+        }, 3000).unref();
       else await remove();
     }
   }

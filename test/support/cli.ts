@@ -19,18 +19,31 @@ export interface Cli {
 }
 
 /** Runs `qemu-thread-exporter ARGS…` (src/main.ts) to its end, e.g. the explain command. */
-export async function runCommand(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+export async function runCommand(
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: timeoutMs,
+  });
   let stdout = '';
   let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout, stderr };
 }
 
 /** Runs the real command line (src/main.ts) on a free loopback port and waits for its `ready` log line. */
-export async function startCli(flags: string[] = [], opts: { prefix?: string[]; command?: string[] } = {}): Promise<Cli> {
+export async function startCli(
+  flags: string[] = [],
+  opts: { prefix?: string[]; command?: string[] } = {},
+): Promise<Cli> {
   // `prefix` runs it under another command, e.g. setpriv to drop privileges; `command` replaces src/main.ts,
   // e.g. with an installed qemu-thread-exporter.
   const command = opts.command ?? [process.execPath, '--import', 'tsx', MAIN];
@@ -44,7 +57,9 @@ export async function startCli(flags: string[] = [], opts: { prefix?: string[]; 
       const m = /msg=ready .*addresses=([\d.]+:\d+)/.exec(line);
       if (m) resolve(m[1]!);
     });
-    void exited.then(([code]) => { reject(new Error(`exporter exited (${String(code)}) before ready:\n${logs.join('\n')}`)); });
+    void exited.then(([code]) => {
+      reject(new Error(`exporter exited (${String(code)}) before ready:\n${logs.join('\n')}`));
+    });
   });
   const address = await ready;
   const url = `http://${address}`;

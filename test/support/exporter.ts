@@ -7,13 +7,21 @@ import type { Roots } from '../../src/host/host-fs.js';
 export const HOST_ROOTS: Roots = { procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: '/run/libvirt/qemu' };
 
 /** An in-process exporter with the CLI's defaults, over the given roots; `scrape()` returns the /metrics text. */
-export async function startExporter(roots: Roots, flags: string[] = []): Promise<{ exporter: Exporter; scrape: () => Promise<string>; stop: () => Promise<void> }> {
+export async function startExporter(
+  roots: Roots,
+  flags: string[] = [],
+): Promise<{ exporter: Exporter; scrape: () => Promise<string>; stop: () => Promise<void> }> {
   const cfg = parseConfig(flags, 'test');
-  const exporter = new Exporter(exporterOptions({ ...cfg, ...roots }, {
-    webConfig: { tls: undefined, headers: {}, users: new Map() },
-    build: { version: 'test', revision: 'test' },
-    log: pino({ level: 'silent' }),
-  }));
+  const exporter = new Exporter(
+    exporterOptions(
+      { ...cfg, ...roots },
+      {
+        webConfig: { tls: undefined, headers: {}, users: new Map() },
+        build: { version: 'test', revision: 'test' },
+        log: pino({ level: 'silent' }),
+      },
+    ),
+  );
   await exporter.start();
   return {
     exporter,

@@ -87,7 +87,9 @@ export function parseExposition(body: Uint8Array): Sample[] {
   const samples: Sample[] = [];
   const lines = text.split('\n').slice(0, -1);
   lines.forEach((line, n) => {
-    const fail = (why: string): never => { throw new ExpositionError(n + 1, line, why); };
+    const fail = (why: string): never => {
+      throw new ExpositionError(n + 1, line, why);
+    };
     if (line.startsWith('#')) {
       const m = /^# (HELP|TYPE) (\S+) (.*)$/.exec(line);
       if (!m) return; // a plain comment
@@ -129,6 +131,10 @@ export function parseExposition(body: Uint8Array): Sample[] {
 
 /** `promtool check metrics` on the exposition: its complaint, or an empty string when it has none (exit 0). */
 export function promtoolComplaint(body: Uint8Array): string {
-  const r = spawnSync(requireTool('promtool'), ['check', 'metrics'], { input: body, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(requireTool('promtool'), ['check', 'metrics'], {
+    input: body,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return r.status === 0 ? '' : `promtool exit ${String(r.status)}: ${r.stdout}${r.stderr}`.trim();
 }

@@ -81,10 +81,14 @@ export interface FakeQemu {
 export async function startFakeQemu(opts: FakeQemuOptions): Promise<FakeQemu> {
   const uuid = opts.uuid ?? randomUUID();
   const args = [
-    '-name', `guest=${opts.name.replaceAll(',', ',,')}${opts.debugThreads === false ? '' : ',debug-threads=on'}`,
-    '-uuid', uuid,
-    '-smp', String(opts.vcpus ?? 2),
-    '-object', 'iothread,id=iothread1',
+    '-name',
+    `guest=${opts.name.replaceAll(',', ',,')}${opts.debugThreads === false ? '' : ',debug-threads=on'}`,
+    '-uuid',
+    uuid,
+    '-smp',
+    String(opts.vcpus ?? 2),
+    '-object',
+    'iothread,id=iothread1',
     ...(opts.extraArgs ?? []),
   ];
   const env = {
@@ -93,26 +97,43 @@ export async function startFakeQemu(opts: FakeQemuOptions): Promise<FakeQemu> {
     FAKE_QEMU_TICK_MS: String(opts.tickMs ?? 20),
     FAKE_QEMU_NAME_RCU: opts.namedRcu ? '1' : '0',
   };
-  const child: ChildProcessByStdio<Writable, Readable, null> =
-    spawn(await (opts.executable ? fakeQemuAs(opts.executable) : fakeQemuBinary()), args, { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child: ChildProcessByStdio<Writable, Readable, null> = spawn(
+    await (opts.executable ? fakeQemuAs(opts.executable) : fakeQemuBinary()),
+    args,
+    { env, stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   child.stdin.on('error', () => undefined); // EPIPE once the child died: its exit already failed the waiters
-  const exited = new Promise<void>((resolve) => { child.on('close', () => { resolve(); }).on('error', () => { resolve(); }); });
+  const exited = new Promise<void>((resolve) => {
+    child
+      .on('close', () => {
+        resolve();
+      })
+      .on('error', () => {
+        resolve();
+      });
+  });
 
   const waiting: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
   const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => waiting.shift()?.resolve(line));
-  const fail = (err: Error) => { for (const w of waiting.splice(0)) w.reject(err); };
+  const fail = (err: Error) => {
+    for (const w of waiting.splice(0)) w.reject(err);
+  };
   child.on('error', fail);
-  child.on('close', (code, signal) => { fail(new Error(`fake qemu ${opts.name} exited (${String(code ?? signal)})`)); });
+  child.on('close', (code, signal) => {
+    fail(new Error(`fake qemu ${opts.name} exited (${String(code ?? signal)})`));
+  });
   const nextLine = () => new Promise<string>((resolve, reject) => waiting.push({ resolve, reject }));
 
   let queue = Promise.resolve('');
   const send = (cmd: string): Promise<string> => {
-    queue = queue.catch(() => '').then(() => {
-      const answer = nextLine();
-      child.stdin.write(`${cmd}\n`);
-      return answer;
-    });
+    queue = queue
+      .catch(() => '')
+      .then(() => {
+        const answer = nextLine();
+        child.stdin.write(`${cmd}\n`);
+        return answer;
+      });
     return queue;
   };
 

@@ -38,7 +38,9 @@ export function parseOrRefuse<T>(parse: (text: string) => T, text: string): T | 
     return parse(text);
   } catch (err) {
     if (err instanceof ParseError) return undefined;
-    assert.fail(`threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)} instead of a ParseError for ${JSON.stringify(text)}`);
+    assert.fail(
+      `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)} instead of a ParseError for ${JSON.stringify(text)}`,
+    );
   }
 }
 
@@ -46,7 +48,8 @@ export function parseOrRefuse<T>(parse: (text: string) => T, text: string): T | 
 export function numbersOf(value: unknown, path = '', out = new Map<string, number>()): Map<string, number> {
   if (typeof value === 'number') out.set(path, value);
   else if (value instanceof Map) for (const [k, v] of value) numbersOf(v, `${path}[${String(k)}]`, out);
-  else if (typeof value === 'object' && value !== null) for (const [k, v] of Object.entries(value)) numbersOf(v, path ? `${path}.${k}` : k, out);
+  else if (typeof value === 'object' && value !== null)
+    for (const [k, v] of Object.entries(value)) numbersOf(v, path ? `${path}.${k}` : k, out);
   return out;
 }
 
@@ -79,22 +82,33 @@ export const STRAY = ['\0', '\uFFFD', '\u00e9', '-', '+', '.', 'x', ')', '(', ':
 /** One edit of a text: insert, delete, replace a range, or cut it short. Positions wrap around the text length. */
 export function edited(samples: readonly string[]): fc.Arbitrary<string> {
   const edit = fc.oneof(
-    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom(...STRAY), fc.string({ maxLength: 8 })) }),
+    fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.nat(),
+      text: fc.oneof(fc.constantFrom(...STRAY), fc.string({ maxLength: 8 })),
+    }),
     fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 16 }) }),
-    fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 8 }), text: fc.string({ maxLength: 8, unit: 'binary' }) }),
+    fc.record({
+      kind: fc.constant('replace' as const),
+      at: fc.nat(),
+      length: fc.integer({ min: 1, max: 8 }),
+      text: fc.string({ maxLength: 8, unit: 'binary' }),
+    }),
     fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
   );
-  return fc.tuple(fc.constantFrom(...samples), fc.array(edit, { minLength: 1, maxLength: 4 })).map(([sample, edits]) => {
-    let s = sample;
-    for (const e of edits) {
-      const at = s.length === 0 ? 0 : e.at % (s.length + 1);
-      if (e.kind === 'insert') s = s.slice(0, at) + e.text + s.slice(at);
-      else if (e.kind === 'delete') s = s.slice(0, at) + s.slice(at + e.length);
-      else if (e.kind === 'replace') s = s.slice(0, at) + e.text + s.slice(at + e.length);
-      else s = s.slice(0, at);
-    }
-    return s;
-  });
+  return fc
+    .tuple(fc.constantFrom(...samples), fc.array(edit, { minLength: 1, maxLength: 4 }))
+    .map(([sample, edits]) => {
+      let s = sample;
+      for (const e of edits) {
+        const at = s.length === 0 ? 0 : e.at % (s.length + 1);
+        if (e.kind === 'insert') s = s.slice(0, at) + e.text + s.slice(at);
+        else if (e.kind === 'delete') s = s.slice(0, at) + s.slice(at + e.length);
+        else if (e.kind === 'replace') s = s.slice(0, at) + e.text + s.slice(at + e.length);
+        else s = s.slice(0, at);
+      }
+      return s;
+    });
 }
 
 /** Positions of every run of decimal digits in text. */
@@ -104,6 +118,12 @@ export function digitRuns(text: string): { start: number; end: number }[] {
 
 /** Decimal numbers of 2^53 and beyond: the first that a double cannot hold exactly, 2^64 − 1, and far larger. */
 export const giantNumber: fc.Arbitrary<string> = fc.oneof(
-  fc.constantFrom('9007199254740992', '9007199254740993', '18446744073709551615', '18446744073709551616', '9'.repeat(400)),
+  fc.constantFrom(
+    '9007199254740992',
+    '9007199254740993',
+    '18446744073709551615',
+    '18446744073709551616',
+    '9'.repeat(400),
+  ),
   fc.bigInt({ min: 2n ** 53n, max: 2n ** 200n }).map(String),
 );

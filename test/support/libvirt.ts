@@ -37,7 +37,9 @@ async function alive(pidFile: string): Promise<boolean> {
 async function startDaemon(tool: string): Promise<void> {
   await mkdir(LOG_DIR, { recursive: true });
   const log = await open(`${LOG_DIR}${tool}.log`, 'a');
-  const child = spawn(requireTool('setpriv'), ['--pdeathsig', 'TERM', '--', requireTool(tool)], { stdio: ['ignore', log.fd, log.fd] });
+  const child = spawn(requireTool('setpriv'), ['--pdeathsig', 'TERM', '--', requireTool(tool)], {
+    stdio: ['ignore', log.fd, log.fd],
+  });
   await log.close();
   child.on('error', () => undefined);
   daemons.push(child);
@@ -52,7 +54,9 @@ async function fixKvmPermissions(): Promise<void> {
       await chown('/dev/kvm', 0, kvmGid);
       await chmod('/dev/kvm', 0o660);
     }
-  } catch { /* no /dev/kvm or no kvm group: domains fall back to TCG */ }
+  } catch {
+    /* no /dev/kvm or no kvm group: domains fall back to TCG */
+  }
 }
 
 /** Starts virtlogd and libvirtd unless already running; resolves once `virsh` can connect. */
@@ -70,7 +74,10 @@ export async function ensureLibvirt(timeoutMs = 30_000): Promise<void> {
     } catch (err) {
       const dead = daemons.find((d) => d.exitCode !== null || d.signalCode !== null);
       if (dead || Date.now() > deadline) {
-        throw new Error(`libvirtd not reachable${dead ? ` (${String(dead.spawnargs.at(-1))} exited)` : ''}; see ${LOG_DIR}libvirtd.log`, { cause: err });
+        throw new Error(
+          `libvirtd not reachable${dead ? ` (${String(dead.spawnargs.at(-1))} exited)` : ''}; see ${LOG_DIR}libvirtd.log`,
+          { cause: err },
+        );
       }
       await sleep(100);
     }

@@ -6,8 +6,9 @@ import { parse } from 'yaml';
 export const RULES_FILE = fileURLToPath(new URL('../../deploy/prometheus/rules.yml', import.meta.url));
 export const RULES_TEST_FILE = fileURLToPath(new URL('../../deploy/prometheus/rules.test.yml', import.meta.url));
 export const RUNBOOKS_FILE = fileURLToPath(new URL('../../docs/runbooks.md', import.meta.url));
-export const DASHBOARD_FILES = ['host-overview.json', 'vm-detail.json']
-  .map((f) => fileURLToPath(new URL(`../../grafana/dashboards/${f}`, import.meta.url)));
+export const DASHBOARD_FILES = ['host-overview.json', 'vm-detail.json'].map((f) =>
+  fileURLToPath(new URL(`../../grafana/dashboards/${f}`, import.meta.url)),
+);
 
 export interface Rule {
   record?: string;
@@ -54,7 +55,10 @@ export interface Variable {
 }
 
 /** A variable's options as Grafana makes them from `query_result(expr)` lines and the variable's regex. */
-export function queryResultOptions(v: Variable, series: { metric: Record<string, string>; value?: [number, string] }[]): { value: string; text: string }[] {
+export function queryResultOptions(
+  v: Variable,
+  series: { metric: Record<string, string>; value?: [number, string] }[],
+): { value: string; text: string }[] {
   const m = /^\/(.*)\/([a-z]*)$/s.exec(v.regex ?? '');
   if (!m) throw new Error(`${v.name}: regex ${String(v.regex)} is not /…/`);
   const re = new RegExp(m[1]!, m[2]);
@@ -62,7 +66,9 @@ export function queryResultOptions(v: Variable, series: { metric: Record<string,
   for (const { metric, value } of series) {
     // Grafana's metricFindQuery: name, then {label="value",…} in the order the API gave them (sorted), value, time in ms.
     const { __name__: name = '', ...labels } = metric;
-    const line = `${name}{${Object.entries(labels).map(([k, val]) => `${k}="${val}"`).join(',')}} ${value?.[1] ?? ''} ${String((value?.[0] ?? 0) * 1000)}`;
+    const line = `${name}{${Object.entries(labels)
+      .map(([k, val]) => `${k}="${val}"`)
+      .join(',')}} ${value?.[1] ?? ''} ${String((value?.[0] ?? 0) * 1000)}`;
     const g = re.exec(line)?.groups;
     if (g?.value !== undefined) out.push({ value: g.value, text: g.text ?? g.value });
   }
@@ -83,7 +89,7 @@ export function loadDashboard(path: string): DashboardJson {
 
 /** Every panel that shows data (rows left out, the panels of collapsed rows included). */
 export function dataPanels(d: DashboardJson): Panel[] {
-  return d.panels.flatMap((p) => (p.type === 'row' ? p.panels ?? [] : [p]));
+  return d.panels.flatMap((p) => (p.type === 'row' ? (p.panels ?? []) : [p]));
 }
 
 /** `label_values(selector, label)` → its parts. */

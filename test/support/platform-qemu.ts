@@ -34,25 +34,43 @@ export async function startProxmoxLikeQemu(name: string): Promise<PlatformQemu> 
   await createRawImage(diskPath);
   const args = [
     kvm,
-    '-name', `${name},debug-threads=on`,
+    '-name',
+    `${name},debug-threads=on`,
     '-no-shutdown',
-    '-chardev', `socket,id=qmp,path=${dir}/100.qmp,server=on,wait=off`,
-    '-mon', 'chardev=qmp,mode=control',
-    '-pidfile', `${dir}/100.pid`,
-    '-smbios', `type=1,uuid=${uuid}`,
-    '-smp', '2,sockets=1,cores=2,maxcpus=2',
+    '-chardev',
+    `socket,id=qmp,path=${dir}/100.qmp,server=on,wait=off`,
+    '-mon',
+    'chardev=qmp,mode=control',
+    '-pidfile',
+    `${dir}/100.pid`,
+    '-smbios',
+    `type=1,uuid=${uuid}`,
+    '-smp',
+    '2,sockets=1,cores=2,maxcpus=2',
     '-nodefaults',
-    '-display', 'none',
-    '-object', 'iothread,id=iothread-virtio0',
-    '-m', '64',
-    '-drive', `file=${diskPath},if=none,id=drive-virtio0,format=raw,cache=none,aio=io_uring,detect-zeroes=on`,
-    '-device', 'virtio-blk-pci,drive=drive-virtio0,id=virtio0,bus=pci.0,addr=0xa,iothread=iothread-virtio0,bootindex=100',
-    '-machine', 'type=pc,accel=kvm:tcg',
+    '-display',
+    'none',
+    '-object',
+    'iothread,id=iothread-virtio0',
+    '-m',
+    '64',
+    '-drive',
+    `file=${diskPath},if=none,id=drive-virtio0,format=raw,cache=none,aio=io_uring,detect-zeroes=on`,
+    '-device',
+    'virtio-blk-pci,drive=drive-virtio0,id=virtio0,bus=pci.0,addr=0xa,iothread=iothread-virtio0,bootindex=100',
+    '-machine',
+    'type=pc,accel=kvm:tcg',
     '-S',
   ];
-  const q = await launchQemu([requireTool('setpriv'), '--pdeathsig', 'KILL', '--', ...args], [/^CPU 1\/(KVM|TCG)$/], name);
+  const q = await launchQemu(
+    [requireTool('setpriv'), '--pdeathsig', 'KILL', '--', ...args],
+    [/^CPU 1\/(KVM|TCG)$/],
+    name,
+  );
   return {
-    pid: q.pid, uuid, diskPath,
+    pid: q.pid,
+    uuid,
+    diskPath,
     async stop() {
       await q.kill();
       await rm(dir, { recursive: true, force: true });
@@ -114,20 +132,59 @@ export async function startPodLikeQemu(namespace: string, vmi: string, debugThre
   const diskPath = `${IMAGE_DIR}/${domain}.raw`;
   await createRawImage(diskPath);
   const qemu = [
-    requireTool('qemu-system-x86_64'), '-name', `guest=${domain}${debugThreads ? ',debug-threads=on' : ''}`,
-    '-machine', 'q35', '-accel', 'kvm', '-accel', 'tcg', '-smp', '2', '-m', '64', '-S', '-display', 'none', '-nodefaults',
-    '-qmp', `unix:${qmpSocket},server=on,wait=off`, '-object', 'iothread,id=iothread1',
-    '-drive', `file=${diskPath},if=none,id=drive0,format=raw,cache=none,aio=native`,
-    '-device', 'virtio-blk-pci,drive=drive0,id=ua-disk0,iothread=iothread1',
+    requireTool('qemu-system-x86_64'),
+    '-name',
+    `guest=${domain}${debugThreads ? ',debug-threads=on' : ''}`,
+    '-machine',
+    'q35',
+    '-accel',
+    'kvm',
+    '-accel',
+    'tcg',
+    '-smp',
+    '2',
+    '-m',
+    '64',
+    '-S',
+    '-display',
+    'none',
+    '-nodefaults',
+    '-qmp',
+    `unix:${qmpSocket},server=on,wait=off`,
+    '-object',
+    'iothread,id=iothread1',
+    '-drive',
+    `file=${diskPath},if=none,id=drive0,format=raw,cache=none,aio=native`,
+    '-device',
+    'virtio-blk-pci,drive=drive0,id=ua-disk0,iothread=iothread1',
   ];
   const script = 'mount -t tmpfs -o mode=0755 tmpfs /run/libvirt && mkdir -p /run/libvirt/qemu/run && exec "$@"';
-  const argv = [requireTool('setpriv'), '--pdeathsig', 'KILL', '--', requireTool('unshare'), '--mount', '--propagation', 'private',
-    '--pid', '--fork', '--kill-child', '--', 'sh', '-c', script, 'sh', ...qemu];
+  const argv = [
+    requireTool('setpriv'),
+    '--pdeathsig',
+    'KILL',
+    '--',
+    requireTool('unshare'),
+    '--mount',
+    '--propagation',
+    'private',
+    '--pid',
+    '--fork',
+    '--kill-child',
+    '--',
+    'sh',
+    '-c',
+    script,
+    'sh',
+    ...qemu,
+  ];
   await mkdir('/run/libvirt', { recursive: true });
   // unshare forks once: QEMU is its child.
   const child = async (parent: number): Promise<number> => {
     for (let i = 0; i < 500; i++) {
-      const kids = (await readFile(`/proc/${String(parent)}/task/${String(parent)}/children`, 'utf8').catch(() => '')).trim();
+      const kids = (
+        await readFile(`/proc/${String(parent)}/task/${String(parent)}/children`, 'utf8').catch(() => '')
+      ).trim();
       if (kids !== '') {
         const pid = Number(kids.split(' ')[0]);
         if ((await readFile(`/proc/${String(pid)}/comm`, 'utf8').catch(() => '')).startsWith('qemu')) return pid;
@@ -141,11 +198,24 @@ export async function startPodLikeQemu(namespace: string, vmi: string, debugThre
   const cgroup = `/sys/fs/cgroup/${await cgroupRoot()}/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uuid.replaceAll('-', '_')}.slice/crio-${uuid.replaceAll('-', '')}.scope`;
   await mkdir(cgroup, { recursive: true });
   await writeFile(`${cgroup}/cgroup.procs`, String(q.pid));
-  for (let i = 0; i < 200 && !(await readFile(qmpSocket).then(() => true, (e: unknown) => (e as NodeJS.ErrnoException).code !== 'ENOENT')); i++) await sleep(20);
+  for (
+    let i = 0;
+    i < 200 &&
+    !(await readFile(qmpSocket).then(
+      () => true,
+      (e: unknown) => (e as NodeJS.ErrnoException).code !== 'ENOENT',
+    ));
+    i++
+  )
+    await sleep(20);
   const cpus = (await qmp(qmpSocket, 'query-cpus-fast')) as { 'cpu-index': number; 'thread-id': number }[];
   const podVcpuTids = cpus.sort((a, b) => a['cpu-index'] - b['cpu-index']).map((c) => c['thread-id']);
   return {
-    pid: q.pid, uuid, diskPath, domain, podVcpuTids,
+    pid: q.pid,
+    uuid,
+    diskPath,
+    domain,
+    podVcpuTids,
     podPid: await podId(`/proc/${String(q.pid)}/status`),
     async writeStatus(xml: string) {
       const dir = `/proc/${String(q.pid)}/root/run/libvirt/qemu/run`;
@@ -155,11 +225,21 @@ export async function startPodLikeQemu(namespace: string, vmi: string, debugThre
     async stop() {
       await q.kill();
       // unshare's child dies with it (--kill-child), a moment later.
-      for (let i = 0; i < 250 && (await readFile(`/proc/${String(q.pid)}/comm`, 'utf8').then(() => true, () => false)); i++) await sleep(20);
+      for (
+        let i = 0;
+        i < 250 &&
+        (await readFile(`/proc/${String(q.pid)}/comm`, 'utf8').then(
+          () => true,
+          () => false,
+        ));
+        i++
+      )
+        await sleep(20);
       await rm(qmpSocket, { force: true });
       await rm(diskPath, { force: true });
       // A cgroup goes with rmdir once empty; the shared parents stay if another test's pod is in them.
-      for (let dir = cgroup; dir.includes('kubepods'); dir = dir.slice(0, dir.lastIndexOf('/'))) await rmdir(dir).catch(() => undefined);
+      for (let dir = cgroup; dir.includes('kubepods'); dir = dir.slice(0, dir.lastIndexOf('/')))
+        await rmdir(dir).catch(() => undefined);
     },
   };
 }

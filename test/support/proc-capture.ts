@@ -28,7 +28,9 @@ export async function captureProcess(pid: number, root: string): Promise<void> {
   for (const f of PROCESS_FILES) await copy(`${src}/${f}`, `${dst}/${f}`);
   try {
     await symlink(await readlink(`${src}/exe`), `${dst}/exe`);
-  } catch { /* unreadable: the fixture has no exe, as an exporter without CAP_SYS_PTRACE sees it */ }
+  } catch {
+    /* unreadable: the fixture has no exe, as an exporter without CAP_SYS_PTRACE sees it */
+  }
   for (const tid of await readdir(`${src}/task`)) {
     for (const f of TASK_FILES) if (!(await copy(`${src}/task/${tid}/${f}`, `${dst}/task/${tid}/${f}`))) break;
   }

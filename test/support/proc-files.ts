@@ -32,7 +32,12 @@ export interface TaskCounters {
 }
 
 /** /proc/PID/stat or /proc/PID/task/TID/stat (52 fields). */
-export function statLine(pid: number, t: Pick<TaskCounters, 'comm' | 'state' | 'utime' | 'stime' | 'start' | 'kernel'>, threads: number, rss: number): string {
+export function statLine(
+  pid: number,
+  t: Pick<TaskCounters, 'comm' | 'state' | 'utime' | 'stime' | 'start' | 'kernel'>,
+  threads: number,
+  rss: number,
+): string {
   const flags = t.kernel === 'kthread' ? PF_KTHREAD_FLAGS : t.kernel === 'vhost_task' ? PF_VHOST_TASK_FLAGS : PF_USER;
   return `${pid} (${t.comm}) ${t.state} 1 ${pid} ${pid} 0 -1 ${flags} 5120 0 12 0 ${t.utime} ${t.stime} 0 0 20 0 ${threads} 0 ${t.start} 1351081984 ${rss} 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 -1 1 0 0 0 0 0 0 0 0 0 0 0 0\n`;
 }
@@ -41,7 +46,14 @@ export function statLine(pid: number, t: Pick<TaskCounters, 'comm' | 'state' | '
  * /proc/PID/task/TID/status; VmRSS and friends only for the main thread (`rssKb`). `ns` gives the process's and the
  * task's ids inside a PID namespace (a pod): the NStgid/NSpid lines then list the host's id and that one.
  */
-export function statusText(pid: number, tid: number, t: Pick<TaskCounters, 'comm' | 'state' | 'vol' | 'invol' | 'kernel'>, rssKb: number | undefined, threads = 9, ns?: { pid: number; tid: number }): string {
+export function statusText(
+  pid: number,
+  tid: number,
+  t: Pick<TaskCounters, 'comm' | 'state' | 'vol' | 'invol' | 'kernel'>,
+  rssKb: number | undefined,
+  threads = 9,
+  ns?: { pid: number; tid: number },
+): string {
   const vm = rssKb === undefined ? '' : `VmPeak:\t 1319416 kB\nVmSize:\t 1319416 kB\nVmRSS:\t  ${rssKb} kB\n`;
   const ids = ns ? `NStgid:\t${pid}\t${ns.pid}\nNSpid:\t${tid}\t${ns.tid}\n` : `NStgid:\t${pid}\nNSpid:\t${tid}\n`;
   return `Name:\t${t.comm}\nUmask:\t0022\nState:\t${t.state} (x)\nTgid:\t${pid}\nNgid:\t0\nPid:\t${tid}\nPPid:\t1\nTracerPid:\t0\nUid:\t64055\t64055\t64055\t64055\nGid:\t64055\t64055\t64055\t64055\n${ids}Kthread:\t${t.kernel === 'kthread' ? 1 : 0}\n${vm}Threads:\t${threads}\nCpus_allowed_list:\t0-1\nvoluntary_ctxt_switches:\t${t.vol}\nnonvoluntary_ctxt_switches:\t${t.invol}\n`;

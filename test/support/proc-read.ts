@@ -40,11 +40,16 @@ export function blockReadsCompleted(dev: string): number {
 
 /** vCPU index → TID from a libvirt status file (`<vcpu id='0' pid='TID'/>`). */
 export function statusVcpuTids(statusPath: string): Map<number, number> {
-  return new Map([...text(statusPath).matchAll(/<vcpu id='(\d+)' pid='(\d+)'\/>/g)].map((m) => [Number(m[1]), Number(m[2])]));
+  return new Map(
+    [...text(statusPath).matchAll(/<vcpu id='(\d+)' pid='(\d+)'\/>/g)].map((m) => [Number(m[1]), Number(m[2])]),
+  );
 }
 
 /** Asserts lo ≤ v ≤ hi: the exporter's value lies between two direct reads taken around its scrape. */
 export function assertBetween(lo: number, v: number | undefined, hi: number, what: string): void {
   assert.ok(v !== undefined, `${what}: missing`);
-  assert.ok(lo <= v + 1e-9 && v <= hi + 1e-9, `${what}: ${String(v)} not within [${String(lo)}, ${String(hi)}] read from the kernel around the scrape`);
+  assert.ok(
+    lo <= v + 1e-9 && v <= hi + 1e-9,
+    `${what}: ${String(v)} not within [${String(lo)}, ${String(hi)}] read from the kernel around the scrape`,
+  );
 }

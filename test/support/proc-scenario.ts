@@ -47,7 +47,14 @@ export interface BlockCounters {
   ioTimeMs: number;
 }
 
-export const idleDisk = (): BlockCounters => ({ reads: 0, readTimeMs: 0, writes: 0, writeTimeMs: 0, inFlight: 0, ioTimeMs: 0 });
+export const idleDisk = (): BlockCounters => ({
+  reads: 0,
+  readTimeMs: 0,
+  writes: 0,
+  writeTimeMs: 0,
+  inFlight: 0,
+  ioTimeMs: 0,
+});
 
 /** Per second: what a thread does while the clock runs (see `advance`). */
 export interface Rates {
@@ -70,7 +77,11 @@ export function advance(t: ScenarioThread, seconds: number, rates: Rates, state?
 }
 
 /** Moves a block device's counters on by `seconds`: `iops` requests completed at `latencyMs` each, `util` (0–1) busy. */
-export function advanceDisk(d: BlockCounters, seconds: number, o: { iops: number; latencyMs: number; util: number; inFlight: number; writeShare?: number }): void {
+export function advanceDisk(
+  d: BlockCounters,
+  seconds: number,
+  o: { iops: number; latencyMs: number; util: number; inFlight: number; writeShare?: number },
+): void {
   const ios = Math.round(o.iops * seconds);
   const writes = Math.round(ios * (o.writeShare ?? 0));
   d.reads += ios - writes;
@@ -95,7 +106,12 @@ export class ProcScenario {
   private readonly written = new Map<number, Set<number>>();
 
   private constructor(readonly dir: string) {
-    this.roots = { procfs: join(dir, 'proc'), sysfs: join(dir, 'sys'), rootfs: join(dir, 'rootfs'), libvirtStatusDir: join(dir, 'run/libvirt/qemu') };
+    this.roots = {
+      procfs: join(dir, 'proc'),
+      sysfs: join(dir, 'sys'),
+      rootfs: join(dir, 'rootfs'),
+      libvirtStatusDir: join(dir, 'run/libvirt/qemu'),
+    };
     const { procfs, sysfs, rootfs, libvirtStatusDir } = this.roots;
     for (const d of [procfs, sysfs, rootfs, libvirtStatusDir]) mkdirSync(d, { recursive: true });
     // Not QEMU: init, and a kernel thread (empty cmdline), as on any host.
@@ -125,17 +141,30 @@ export class ProcScenario {
     this.put(`proc/${pid}/cmdline`, `${vm.argv.join('\0')}\0`);
     const utime = threads.reduce((s, t) => s + t.utime, 0);
     const stime = threads.reduce((s, t) => s + t.stime, 0);
-    this.put(`proc/${pid}/stat`, statLine(pid, { comm: vm.comm, state: main.state, utime, stime, start: main.start }, n, 10240));
-    this.put(`proc/${pid}/io`, 'rchar: 1\nwchar: 2\nsyscr: 3\nsyscw: 4\nread_bytes: 4096\nwrite_bytes: 0\ncancelled_write_bytes: 0\n');
+    this.put(
+      `proc/${pid}/stat`,
+      statLine(pid, { comm: vm.comm, state: main.state, utime, stime, start: main.start }, n, 10240),
+    );
+    this.put(
+      `proc/${pid}/io`,
+      'rchar: 1\nwchar: 2\nsyscr: 3\nsyscw: 4\nread_bytes: 4096\nwrite_bytes: 0\ncancelled_write_bytes: 0\n',
+    );
     const now = new Set(threads.map((t) => t.tid));
-    for (const tid of this.written.get(pid) ?? []) if (!now.has(tid)) rmSync(join(this.roots.procfs, String(pid), 'task', String(tid)), { recursive: true, force: true });
+    for (const tid of this.written.get(pid) ?? [])
+      if (!now.has(tid))
+        rmSync(join(this.roots.procfs, String(pid), 'task', String(tid)), { recursive: true, force: true });
     this.written.set(pid, now);
     for (const t of threads) {
       const dir = `proc/${pid}/task/${t.tid}`;
       this.put(`${dir}/stat`, statLine(t.tid, t, n, 10240));
       this.put(`${dir}/status`, statusText(pid, t.tid, t, t.tid === pid ? 40960 : undefined, n));
       this.put(`${dir}/schedstat`, schedstatLine(t));
-      this.put(`${dir}/cgroup`, cgroupText(vm.cgroupBase !== undefined && t.cgroup !== undefined ? `${vm.cgroupBase}/${t.cgroup}` : '/user.slice'));
+      this.put(
+        `${dir}/cgroup`,
+        cgroupText(
+          vm.cgroupBase !== undefined && t.cgroup !== undefined ? `${vm.cgroupBase}/${t.cgroup}` : '/user.slice',
+        ),
+      );
     }
   }
 
@@ -147,7 +176,25 @@ export class ProcScenario {
 
   /** /sys/class/block/DEV/stat: the 17 fields of a 5.5+ kernel. */
   writeBlockStat(dev: string, c: BlockCounters): void {
-    const f = [c.reads, 0, c.reads * 8, c.readTimeMs, c.writes, 0, c.writes * 8, c.writeTimeMs, c.inFlight, c.ioTimeMs, c.readTimeMs + c.writeTimeMs, 0, 0, 0, 0, 0, 0];
+    const f = [
+      c.reads,
+      0,
+      c.reads * 8,
+      c.readTimeMs,
+      c.writes,
+      0,
+      c.writes * 8,
+      c.writeTimeMs,
+      c.inFlight,
+      c.ioTimeMs,
+      c.readTimeMs + c.writeTimeMs,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+    ];
     this.put(`sys/class/block/${dev}/stat`, `${f.map((v) => String(v).padStart(8)).join(' ')}\n`);
   }
 
@@ -198,16 +245,24 @@ export interface Pipeline {
  */
 export async function startPipeline(roots: Roots, o: PipelineOptions): Promise<Pipeline> {
   const cfg = parseConfig([], 'test');
-  const pipeline = new ReadPipeline({ roots, processPattern: cfg.processPattern, peakWindowMs: o.peakWindowMs ?? cfg.peakWindowMs, log: pino({ level: 'silent' }) });
+  const pipeline = new ReadPipeline({
+    roots,
+    processPattern: cfg.processPattern,
+    peakWindowMs: o.peakWindowMs ?? cfg.peakWindowMs,
+    log: pino({ level: 'silent' }),
+  });
   const history = new History(o.windowMs ?? cfg.explain.windowMs, o.intervalMs ?? cfg.explain.intervalMs);
-  pipeline.onSnapshot((snap) => { history.record(snap); });
+  pipeline.onSnapshot((snap) => {
+    history.record(snap);
+  });
   try {
     await pipeline.open(o.t0);
   } catch (err) {
     await pipeline.stop();
     throw err;
   }
-  const report = (now: number, domain?: string, thresholds: Thresholds = DEFAULT_THRESHOLDS) => explainReport(history, thresholds, now, domain);
+  const report = (now: number, domain?: string, thresholds: Thresholds = DEFAULT_THRESHOLDS) =>
+    explainReport(history, thresholds, now, domain);
   return {
     history,
     inventory: pipeline.inventory,
@@ -221,7 +276,13 @@ export async function startPipeline(roots: Roots, o: PipelineOptions): Promise<P
     report,
     vm(now, domain, thresholds) {
       const r = report(now, domain, thresholds).vms[0];
-      if (!r) throw new Error(`no VM named ${domain} in the history (have: ${history.vms().map((p) => p.at(-1)!.vm.identity.domain).join(', ')})`);
+      if (!r)
+        throw new Error(
+          `no VM named ${domain} in the history (have: ${history
+            .vms()
+            .map((p) => p.at(-1)!.vm.identity.domain)
+            .join(', ')})`,
+        );
       return r;
     },
     stop: () => pipeline.stop(),

@@ -43,7 +43,11 @@ async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
   return address.port;
 }
@@ -55,7 +59,10 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   const config = {
     global: { scrape_interval: interval, scrape_timeout: interval, evaluation_interval: interval },
     rule_files: opts.ruleFiles ?? [],
-    scrape_configs: Object.entries(opts.jobs).map(([job, targets]) => ({ job_name: job, static_configs: [{ targets }] })),
+    scrape_configs: Object.entries(opts.jobs).map(([job, targets]) => ({
+      job_name: job,
+      static_configs: [{ targets }],
+    })),
   };
   await writeFile(`${dir}/prometheus.yml`, JSON.stringify(config, null, 2));
   const binary = requireTool('prometheus');
@@ -64,8 +71,13 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   for (let attempt = 0; attempt < 3; attempt++) {
     const address = `127.0.0.1:${String(await freePort())}`;
     const args = [
-      '--pdeathsig', 'KILL', '--', binary,
-      `--config.file=${dir}/prometheus.yml`, `--storage.tsdb.path=${dir}/data`, `--web.listen-address=${address}`,
+      '--pdeathsig',
+      'KILL',
+      '--',
+      binary,
+      `--config.file=${dir}/prometheus.yml`,
+      `--storage.tsdb.path=${dir}/data`,
+      `--web.listen-address=${address}`,
     ];
     const child = spawn(requireTool('setpriv'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
     const logs: string[] = [];
@@ -75,7 +87,15 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       partial = lines.pop() ?? '';
       logs.push(...lines);
     });
-    const exited = new Promise<void>((resolve) => { child.on('exit', () => { resolve(); }).on('error', () => { resolve(); }); });
+    const exited = new Promise<void>((resolve) => {
+      child
+        .on('exit', () => {
+          resolve();
+        })
+        .on('error', () => {
+          resolve();
+        });
+    });
     const url = `http://${address}`;
     let stopped = false;
     const stop = async () => {
@@ -94,16 +114,21 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       const search = new URLSearchParams();
       for (const [k, v] of Object.entries(params)) for (const one of [v].flat()) search.append(k, one);
       const res = await fetch(`${url}/api/v1/${path}?${search.toString()}`);
-      const json = await res.json() as { status: string; data: T; error?: string };
-      if (json.status !== 'success') throw new Error(`${path} ${JSON.stringify(params)}: ${json.error ?? res.statusText}`);
+      const json = (await res.json()) as { status: string; data: T; error?: string };
+      if (json.status !== 'success')
+        throw new Error(`${path} ${JSON.stringify(params)}: ${json.error ?? res.statusText}`);
       return json.data;
     };
 
     try {
       const deadline = Date.now() + 20_000;
       for (;;) {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`prometheus exited:\n${logs.join('\n')}`);
-        const ready = await fetch(`${url}/-/ready`).then((r) => r.ok, () => false);
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`prometheus exited:\n${logs.join('\n')}`);
+        const ready = await fetch(`${url}/-/ready`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (ready) break;
         if (Date.now() > deadline) throw new Error(`prometheus not ready after 20 s:\n${logs.join('\n')}`);
         await sleep(100);
@@ -121,7 +146,14 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
       query: async (expr) => (await api<{ result: Series[] }>('query', { query: expr })).result,
       queryRange: async (expr, seconds, stepSeconds) => {
         const end = Date.now() / 1000;
-        return (await api<{ result: Series[] }>('query_range', { query: expr, start: String(end - seconds), end: String(end), step: String(stepSeconds) })).result;
+        return (
+          await api<{ result: Series[] }>('query_range', {
+            query: expr,
+            start: String(end - seconds),
+            end: String(end),
+            step: String(stepSeconds),
+          })
+        ).result;
       },
       stop: async () => {
         await stop();

@@ -6,11 +6,17 @@ import { requireTool } from './require-tool.js';
 export function promtool(args: string[], input = ''): Promise<{ code: number | null; output: string }> {
   const child = spawn(requireTool('promtool'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => { output += s; });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => { output += s; });
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    output += s;
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => {
+    output += s;
+  });
   child.stdin.end(input);
   return new Promise((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code) => { resolve({ code, output }); });
+    child.on('close', (code) => {
+      resolve({ code, output });
+    });
   });
 }

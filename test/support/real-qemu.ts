@@ -17,19 +17,28 @@ export async function threadNames(pid: number): Promise<Map<number, string>> {
   for (const tid of await readdir(`/proc/${String(pid)}/task`)) {
     try {
       names.set(Number(tid), (await readFile(`/proc/${String(pid)}/task/${tid}/comm`, 'utf8')).trimEnd());
-    } catch { /* thread exited */ }
+    } catch {
+      /* thread exited */
+    }
   }
   return names;
 }
 
 /** Polls until every pattern matches some thread name of `pid`; returns the names. */
-export async function waitForThreads(pid: number, patterns: RegExp[], timeoutMs = 15_000): Promise<Map<number, string>> {
+export async function waitForThreads(
+  pid: number,
+  patterns: RegExp[],
+  timeoutMs = 15_000,
+): Promise<Map<number, string>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const names = await threadNames(pid);
     const all = [...names.values()];
     if (patterns.every((re) => all.some((name) => re.test(name)))) return names;
-    if (Date.now() > deadline) throw new Error(`pid ${String(pid)}: no thread matching ${patterns.join(', ')} after ${String(timeoutMs)} ms; threads: ${all.join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `pid ${String(pid)}: no thread matching ${patterns.join(', ')} after ${String(timeoutMs)} ms; threads: ${all.join(', ')}`,
+      );
     await sleep(20);
   }
 }
@@ -57,7 +66,9 @@ export async function createRawImage(path: string, sizeMiB = 8): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   });
   if (!(await blockDeviceOf(path))) {
-    throw new Error(`${path} is not on a block-device-backed filesystem (see findmnt -T ${dirname(path)}); pass a diskPath elsewhere`);
+    throw new Error(
+      `${path} is not on a block-device-backed filesystem (see findmnt -T ${dirname(path)}); pass a diskPath elsewhere`,
+    );
   }
 }
 
@@ -92,17 +103,39 @@ export async function startRealQemu(opts: RealQemuOptions): Promise<RealQemu> {
   await createRawImage(diskPath);
   const qmpSocket = `${tmpdir()}/${opts.name}-${uuid.slice(0, 8)}.qmp`;
   const args = [
-    '--pdeathsig', 'KILL', '--', requireTool('qemu-system-x86_64'),
-    '-name', `guest=${opts.name.replaceAll(',', ',,')},debug-threads=on`,
-    '-uuid', uuid,
-    '-machine', 'q35', '-accel', 'kvm', '-accel', 'tcg',
-    '-smp', '2', '-m', '64', '-S',
-    '-display', 'none', '-nodefaults', '-no-user-config',
-    '-qmp', `unix:${qmpSocket},server=on,wait=off`,
-    '-object', 'iothread,id=iothread1',
-    '-device', 'virtio-scsi-pci,id=scsi0,iothread=iothread1',
-    '-drive', `file=${diskPath.replaceAll(',', ',,')},if=none,id=drive0,format=raw,cache=none,aio=threads`,
-    '-device', 'scsi-hd,bus=scsi0.0,drive=drive0,id=scsi0-0-0-0',
+    '--pdeathsig',
+    'KILL',
+    '--',
+    requireTool('qemu-system-x86_64'),
+    '-name',
+    `guest=${opts.name.replaceAll(',', ',,')},debug-threads=on`,
+    '-uuid',
+    uuid,
+    '-machine',
+    'q35',
+    '-accel',
+    'kvm',
+    '-accel',
+    'tcg',
+    '-smp',
+    '2',
+    '-m',
+    '64',
+    '-S',
+    '-display',
+    'none',
+    '-nodefaults',
+    '-no-user-config',
+    '-qmp',
+    `unix:${qmpSocket},server=on,wait=off`,
+    '-object',
+    'iothread,id=iothread1',
+    '-device',
+    'virtio-scsi-pci,id=scsi0,iothread=iothread1',
+    '-drive',
+    `file=${diskPath.replaceAll(',', ',,')},if=none,id=drive0,format=raw,cache=none,aio=threads`,
+    '-device',
+    'scsi-hd,bus=scsi0.0,drive=drive0,id=scsi0-0-0-0',
   ];
   let launched: Launched;
   try {
@@ -134,13 +167,24 @@ export interface Launched {
  * Spawns `argv` (a QEMU, or a wrapper that starts one: then `qemuPid` finds it) and resolves once QEMU has threads
  * matching every `waitFor` pattern; on failure the error carries QEMU's stderr.
  */
-export async function launchQemu(argv: string[], waitFor: RegExp[], what: string, qemuPid: (spawned: number) => Promise<number> = (p) => Promise.resolve(p)): Promise<Launched> {
+export async function launchQemu(
+  argv: string[],
+  waitFor: RegExp[],
+  what: string,
+  qemuPid: (spawned: number) => Promise<number> = (p) => Promise.resolve(p),
+): Promise<Launched> {
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   const exited = new Promise<string>((resolve) => {
-    child.on('exit', (code, signal) => { resolve(String(code ?? signal)); });
-    child.on('error', (err) => { resolve(err.message); });
+    child.on('exit', (code, signal) => {
+      resolve(String(code ?? signal));
+    });
+    child.on('error', (err) => {
+      resolve(err.message);
+    });
   });
   const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -149,7 +193,9 @@ export async function launchQemu(argv: string[], waitFor: RegExp[], what: string
     }
   };
   try {
-    const died = exited.then((how) => { throw new Error(`exited (${how})`); });
+    const died = exited.then((how) => {
+      throw new Error(`exited (${how})`);
+    });
     const pid = await Promise.race([qemuPid(child.pid!), died]);
     const names = await Promise.race([waitForThreads(pid, waitFor), died]);
     return { pid, names, kill };

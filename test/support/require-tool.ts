@@ -34,13 +34,17 @@ export function requireTool(name: string): string {
     try {
       accessSync(`${dir}/${name}`, constants.X_OK);
       return `${dir}/${name}`;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   const pkg = PACKAGES[name] ?? name;
-  throw new Error(process.env.CI === 'true'
-    ? `${name} is missing on this CI machine: .ci/run must install the Debian package(s) ${pkg}`
-    : `${name} is required by this test and is not installed. Install it with:\n` +
-      `  sudo apt-get install --no-install-recommends ${pkg}\n(or run .ci/run, which installs everything the tests need)`);
+  throw new Error(
+    process.env.CI === 'true'
+      ? `${name} is missing on this CI machine: .ci/run must install the Debian package(s) ${pkg}`
+      : `${name} is required by this test and is not installed. Install it with:\n` +
+          `  sudo apt-get install --no-install-recommends ${pkg}\n(or run .ci/run, which installs everything the tests need)`,
+  );
 }
 
 const execFileAsync = promisify(execFile);
@@ -48,7 +52,10 @@ const execFileAsync = promisify(execFile);
 /** Runs a required tool and resolves with its stdout; rejects with its stderr in the message. */
 export async function run(name: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<string> {
   try {
-    const { stdout } = await execFileAsync(requireTool(name), args, { timeout: opts.timeoutMs ?? 60_000, encoding: 'utf8' });
+    const { stdout } = await execFileAsync(requireTool(name), args, {
+      timeout: opts.timeoutMs ?? 60_000,
+      encoding: 'utf8',
+    });
     return stdout;
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr?.trim();

@@ -24,8 +24,15 @@ describe('fake qemu', () => {
 
     assert.equal((await readFile(`/proc/${String(qemu.pid)}/comm`, 'utf8')).trim(), 'qemu-system-x86');
     assert.deepEqual(sorted(await threadNames(qemu.pid)), [
-      'CPU 0/KVM', 'CPU 1/KVM', 'IO iothread1', 'IO mon_iothread',
-      'qemu-system-x86', 'qemu-system-x86', 'worker', 'worker', 'worker',
+      'CPU 0/KVM',
+      'CPU 1/KVM',
+      'IO iothread1',
+      'IO mon_iothread',
+      'qemu-system-x86',
+      'qemu-system-x86',
+      'worker',
+      'worker',
+      'worker',
     ]);
     const own = await qemu.threads();
     assert.deepEqual(new Map(own.map(({ tid, name }) => [tid, name])), await threadNames(qemu.pid));
@@ -33,7 +40,7 @@ describe('fake qemu', () => {
     const vcpu = own.find((th) => th.name === 'CPU 0/KVM')!;
     const before = await voluntarySwitches(qemu.pid, vcpu.tid);
     await sleep(100);
-    assert.ok(await voluntarySwitches(qemu.pid, vcpu.tid) > before, 'vCPU context switches move');
+    assert.ok((await voluntarySwitches(qemu.pid, vcpu.tid)) > before, 'vCPU context switches move');
 
     assert.equal(await qemu.send('workers 60'), 'ok 60');
     assert.equal(count(await threadNames(qemu.pid), 'worker'), 60);
@@ -62,7 +69,13 @@ describe('fake qemu', () => {
   void test('names call_rcu on request', async (t) => {
     const qemu = await startFakeQemu({ name: 'fake3', vcpus: 1, namedRcu: true });
     t.after(() => qemu.stop());
-    assert.deepEqual(sorted(await threadNames(qemu.pid)), ['CPU 0/KVM', 'IO iothread1', 'IO mon_iothread', 'call_rcu', 'qemu-system-x86']);
+    assert.deepEqual(sorted(await threadNames(qemu.pid)), [
+      'CPU 0/KVM',
+      'IO iothread1',
+      'IO mon_iothread',
+      'call_rcu',
+      'qemu-system-x86',
+    ]);
   });
 
   void test('dies when stopped', async () => {

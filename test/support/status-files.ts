@@ -35,10 +35,19 @@ export function writeStatusFile(dir: string, file: string, xml: string): void {
  * `<kubevirt>` element KubeVirt puts in `<metadata>` (its `<uid>` empty since KubeVirt 0.59).
  */
 export function kubevirtStatusXml(domain: string, pid: number, vcpuTids: [number, number], diskPath?: string): string {
-  const sample = readFileSync(new URL('../fixtures/samples/libvirt-9.0-kvm/run-libvirt-qemu-labvm.status.xml', import.meta.url), 'utf8');
-  let xml = sample.replaceAll('labvm', domain)
-    .replace("pid='18551'", `pid='${String(pid)}'`).replace("pid='18558'", `pid='${String(vcpuTids[0])}'`).replace("pid='18559'", `pid='${String(vcpuTids[1])}'`)
-    .replace(/(<domain type='kvm' id='\d+'>\s*<name>[^<]*<\/name>\s*<uuid>[^<]*<\/uuid>)/, '$1\n    <metadata>\n      <kubevirt xmlns="http://kubevirt.io">\n        <uid></uid>\n      </kubevirt>\n    </metadata>');
+  const sample = readFileSync(
+    new URL('../fixtures/samples/libvirt-9.0-kvm/run-libvirt-qemu-labvm.status.xml', import.meta.url),
+    'utf8',
+  );
+  let xml = sample
+    .replaceAll('labvm', domain)
+    .replace("pid='18551'", `pid='${String(pid)}'`)
+    .replace("pid='18558'", `pid='${String(vcpuTids[0])}'`)
+    .replace("pid='18559'", `pid='${String(vcpuTids[1])}'`)
+    .replace(
+      /(<domain type='kvm' id='\d+'>\s*<name>[^<]*<\/name>\s*<uuid>[^<]*<\/uuid>)/,
+      '$1\n    <metadata>\n      <kubevirt xmlns="http://kubevirt.io">\n        <uid></uid>\n      </kubevirt>\n    </metadata>',
+    );
   if (diskPath !== undefined) xml = xml.replaceAll(`/var/lib/libvirt/images/${domain}-sdc.raw`, diskPath);
   if (!xml.includes('<kubevirt xmlns')) throw new Error('the libvirt sample changed: no place for the metadata');
   return xml;

@@ -14,9 +14,17 @@ const VDA_15 = `${VDA_17.slice(0, VDA_17.lastIndexOf('     1779'))}\n`;
 const VDA_11 = `${VDA_17.slice(0, VDA_17.indexOf('     4617'))}\n`;
 
 const BASE = {
-  readsCompleted: 28593, readsMerged: 5764, readSectors: 1470594, readTimeMs: 15690,
-  writesCompleted: 11247, writesMerged: 15961, writeSectors: 1451024, writeTimeMs: 22908,
-  inFlight: 0, ioTimeMs: 8736, weightedIoTimeMs: 39274,
+  readsCompleted: 28593,
+  readsMerged: 5764,
+  readSectors: 1470594,
+  readTimeMs: 15690,
+  writesCompleted: 11247,
+  writesMerged: 15961,
+  writeSectors: 1451024,
+  writeTimeMs: 22908,
+  inFlight: 0,
+  ioTimeMs: 8736,
+  weightedIoTimeMs: 39274,
 };
 const DISCARDS = { discardsCompleted: 4617, discardsMerged: 84, discardSectors: 127736, discardTimeMs: 611 };
 
@@ -53,16 +61,16 @@ describe('parseBlockStat', () => {
       '',
       '\n',
       'garbage\n',
-      fields.slice(0, 10).join(' '),                 // too few
-      fields.slice(0, 12).join(' '),                 // truncated between layouts
+      fields.slice(0, 10).join(' '), // too few
+      fields.slice(0, 12).join(' '), // truncated between layouts
       fields.slice(0, 14).join(' '),
       fields.slice(0, 16).join(' '),
       VDA_17.replace('28593', 'abc'),
       VDA_17.replace('  5764', '-5764'),
       VDA_17.replace('15690', '156.0'),
-      VDA_17.replace('  8736', '9007199254740993'),    // beyond 2^53
-      VDA_17.trimEnd(),                                // no newline: the last number may have been cut
-      VDA_11.slice(0, -3),                             // cut inside field 11, which would read 392 instead of 39274
+      VDA_17.replace('  8736', '9007199254740993'), // beyond 2^53
+      VDA_17.trimEnd(), // no newline: the last number may have been cut
+      VDA_11.slice(0, -3), // cut inside field 11, which would read 392 instead of 39274
     ]) {
       assert.throws(() => parseBlockStat(bad), ParseError, JSON.stringify(bad));
     }

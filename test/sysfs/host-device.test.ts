@@ -14,11 +14,17 @@ let fs: HostFs;
 before(() => {
   // A root filesystem as udev lays it out, with plain files standing in for device nodes.
   root = mkdtempSync(join(tmpdir(), 'qte-hostdev-'));
-  const put = (p: string, text = '') => { mkdirSync(join(root, p, '..'), { recursive: true }); writeFileSync(join(root, p), text); };
+  const put = (p: string, text = '') => {
+    mkdirSync(join(root, p, '..'), { recursive: true });
+    writeFileSync(join(root, p), text);
+  };
   // sysfs has each device (partitions under their disk, as the kernel lays them out; class/block links to all).
   for (const dev of ['sdc', 'sdc1', 'dm-0']) {
     put(`rootfs/dev/${dev}`);
-    put(`sys/class/block/${dev}/stat`, '       0        0        0        0        0        0        0        0        0        0        0\n');
+    put(
+      `sys/class/block/${dev}/stat`,
+      '       0        0        0        0        0        0        0        0        0        0        0\n',
+    );
   }
   mkdirSync(join(root, 'rootfs/dev/disk/by-id'), { recursive: true });
   mkdirSync(join(root, 'rootfs/dev/mapper'), { recursive: true });
@@ -26,13 +32,23 @@ before(() => {
   symlinkSync('../../sdc1', join(root, 'rootfs/dev/disk/by-id/wwn-0x60a010a0a976d6001962194c40c86ee6-part1'));
   symlinkSync('../dm-0', join(root, 'rootfs/dev/mapper/vg0-vm1'));
   symlinkSync('/dev/mapper/vg0-vm1', join(root, 'rootfs/dev/vg0-vm1-abs')); // absolute: must stay inside the root
-  fs = new HostFs({ procfs: join(root, 'proc'), sysfs: join(root, 'sys'), rootfs: join(root, 'rootfs'), libvirtStatusDir: join(root, 'run') });
+  fs = new HostFs({
+    procfs: join(root, 'proc'),
+    sysfs: join(root, 'sys'),
+    rootfs: join(root, 'rootfs'),
+    libvirtStatusDir: join(root, 'run'),
+  });
 });
-after(() => { rmSync(root, { recursive: true, force: true }); });
+after(() => {
+  rmSync(root, { recursive: true, force: true });
+});
 
 test('by-id links, partitions and device-mapper names resolve to the kernel device', async () => {
   assert.equal((await resolveHostDevice(fs, '/dev/disk/by-id/wwn-0x60a010a0a976d6001962194c40c86ee6'))?.name, 'sdc');
-  assert.equal((await resolveHostDevice(fs, '/dev/disk/by-id/wwn-0x60a010a0a976d6001962194c40c86ee6-part1'))?.name, 'sdc1');
+  assert.equal(
+    (await resolveHostDevice(fs, '/dev/disk/by-id/wwn-0x60a010a0a976d6001962194c40c86ee6-part1'))?.name,
+    'sdc1',
+  );
   assert.equal((await resolveHostDevice(fs, '/dev/mapper/vg0-vm1'))?.name, 'dm-0');
   assert.equal((await resolveHostDevice(fs, '/dev/vg0-vm1-abs'))?.name, 'dm-0');
   assert.equal((await resolveHostDevice(fs, '/dev/sdc'))?.sysDir, join(root, 'sys/class/block/sdc'));
@@ -50,7 +66,10 @@ test('a disk image on tmpfs under /dev has no host device (real /dev/shm)', asyn
 });
 
 test('a missing source is an FsError of kind gone', async () => {
-  await assert.rejects(resolveHostDevice(fs, '/dev/disk/by-id/nope'), (err: unknown) => err instanceof FsError && err.kind === 'gone');
+  await assert.rejects(
+    resolveHostDevice(fs, '/dev/disk/by-id/nope'),
+    (err: unknown) => err instanceof FsError && err.kind === 'gone',
+  );
 });
 
 test('a file-backed disk maps to the device holding the file (real /sys)', async () => {

@@ -19,9 +19,12 @@ export function explainVm(points: Point[], th: Thresholds): Finding[] {
   if (span.dt >= 1) out.push(...switching(points, span, th));
   else {
     out.push({
-      id: 'short_history', severity: 'info', subject: 'history',
+      id: 'short_history',
+      severity: 'info',
+      subject: 'history',
       summary: `Only ${String(points.length)} sample${points.length === 1 ? '' : 's'} of this VM so far: context-switch rates, run-queue wait and disk latency need two samples at least a second apart.`,
-      evidence: [{ what: 'history', value: span.dt, unit: 's' }], advice: 'Ask again after the next sample (taken at every scrape, and at least every --explain.interval).',
+      evidence: [{ what: 'history', value: span.dt, unit: 's' }],
+      advice: 'Ask again after the next sample (taken at every scrape, and at least every --explain.interval).',
     });
   }
   if (!last.vm.namedThreads) out.push(rolesInferred(last.vm));

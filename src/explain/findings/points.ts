@@ -7,12 +7,16 @@ import type { Point } from '../history.js';
 export const roleSnapshot = (vm: VmSnapshot, role: Role) => vm.roles.find((r) => r.role === role);
 export const totalsOf = (vm: VmSnapshot, role: Role): Counters => roleSnapshot(vm, role)?.totals ?? zeroCounters();
 export const diskOf = (vm: VmSnapshot, name: string) => vm.disks.find((d) => d.spec.name === name);
-export const poolThreads = (vm: VmSnapshot, pool: string): number => vm.pools.find((q) => q.pool === pool)?.threads ?? 0;
+export const poolThreads = (vm: VmSnapshot, pool: string): number =>
+  vm.pools.find((q) => q.pool === pool)?.threads ?? 0;
 /**
  * Requests completed, time spent on them and busy time of a disk's host device over the points: from the first
  * that has its statistics (a host device is resolved a moment after the VM is found) to the last.
  */
-export function diskDelta(points: Point[], b: DiskSnapshot): { latencyMs: number; util: number; iops: number } | undefined {
+export function diskDelta(
+  points: Point[],
+  b: DiskSnapshot,
+): { latencyMs: number; util: number; iops: number } | undefined {
   let first: Point | undefined;
   let a: DiskSnapshot | undefined;
   for (const p of points) {
@@ -30,16 +34,24 @@ export function diskDelta(points: Point[], b: DiskSnapshot): { latencyMs: number
 }
 
 /** The VM's disk whose host device answered slowest over the points. */
-export function slowestDisk(points: Point[]): { dev: string; disk: string; latencyMs: number; util: number; inFlight: number } | undefined {
+export function slowestDisk(
+  points: Point[],
+): { dev: string; disk: string; latencyMs: number; util: number; inFlight: number } | undefined {
   let best: ReturnType<typeof slowestDisk>;
   for (const d of points.at(-1)!.vm.disks) {
     const delta = diskDelta(points, d);
     if (!delta || delta.iops === 0) continue;
-    if (!best || delta.latencyMs > best.latencyMs) best = { dev: d.hostDevice, disk: d.spec.name, latencyMs: delta.latencyMs, util: delta.util, inFlight: d.stat?.inFlight ?? 0 };
+    if (!best || delta.latencyMs > best.latencyMs)
+      best = {
+        dev: d.hostDevice,
+        disk: d.spec.name,
+        latencyMs: delta.latencyMs,
+        util: delta.util,
+        inFlight: d.stat?.inFlight ?? 0,
+      };
   }
   return best;
 }
-
 
 export interface Span {
   first: Point;

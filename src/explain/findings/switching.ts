@@ -38,38 +38,57 @@ export function switching(points: Point[], span: Span, th: Thresholds): Finding[
         against = ` — small next to the ${fmt(slowest.latencyMs)} ms a request takes on ${slowest.dev}`;
       }
       out.push({
-        id: 'blocking_io', severity: 'info', subject: threadsWord(r.role),
+        id: 'blocking_io',
+        severity: 'info',
+        subject: threadsWord(r.role),
         summary: `${capital(threadsWord(r.role))}: ${fmt(vol)} voluntary context switches a second (a thread blocks, then is woken when work arrives) against ${fmt(inv)} involuntary; each switch cost ${fmt(perWakeUs)} µs of run-queue wait${against}. The switching is the normal cost of blocking I/O, not a problem.`,
-        evidence, advice: '',
+        evidence,
+        advice: '',
       });
     }
   }
   if (contended.length > 0) {
     const inv = contended.reduce((s, c) => s + c.inv, 0);
     out.push({
-      id: 'cpu_contention', severity: 'warning', subject: list(contended.map((c) => threadsWord(c.role))),
+      id: 'cpu_contention',
+      severity: 'warning',
+      subject: list(contended.map((c) => threadsWord(c.role))),
       summary: `The ${list(contended.map((c) => threadsWord(c.role)))} waited for a CPU ${list(contended.map((c) => `${fmt(pct(c.share))}%`))} of the time, with ${fmt(inv)} involuntary context switches a second: CPU contention — the VM's threads compete with each other or with other work for too few host CPUs.`,
       evidence: contended.flatMap((c) => [
-        { what: `${threadsWord(c.role)}: run-queue wait, share of wall time per thread`, value: pct(c.share), unit: '%' },
+        {
+          what: `${threadsWord(c.role)}: run-queue wait, share of wall time per thread`,
+          value: pct(c.share),
+          unit: '%',
+        },
         { what: `${threadsWord(c.role)}: involuntary context switches`, value: c.inv, unit: '/s' },
       ]),
-      advice: 'Keep the emulator and iothreads off the vCPUs\' host CPUs (libvirt <emulatorpin>, <iothreadpin>, <vcpupin>), give the VM fewer vCPUs, or move other load off these CPUs.',
+      advice:
+        "Keep the emulator and iothreads off the vCPUs' host CPUs (libvirt <emulatorpin>, <iothreadpin>, <vcpupin>), give the VM fewer vCPUs, or move other load off these CPUs.",
     });
   }
 
-  const starved = last.vm.vcpus.map((v) => {
-    const a = first.vm.vcpus.find((x) => x.vcpu === v.vcpu)?.totals ?? zeroCounters();
-    return { vcpu: v.vcpu, share: (v.totals.waitNs - a.waitNs) / 1e9 / dt, inv: (v.totals.involuntary - a.involuntary) / dt };
-  }).filter((v) => v.share >= th.waitRatio);
+  const starved = last.vm.vcpus
+    .map((v) => {
+      const a = first.vm.vcpus.find((x) => x.vcpu === v.vcpu)?.totals ?? zeroCounters();
+      return {
+        vcpu: v.vcpu,
+        share: (v.totals.waitNs - a.waitNs) / 1e9 / dt,
+        inv: (v.totals.involuntary - a.involuntary) / dt,
+      };
+    })
+    .filter((v) => v.share >= th.waitRatio);
   if (starved.length > 0) {
     out.push({
-      id: 'vcpu_starved', severity: 'warning', subject: 'vCPUs',
+      id: 'vcpu_starved',
+      severity: 'warning',
+      subject: 'vCPUs',
       summary: `${starved.length === 1 ? 'vCPU' : 'vCPUs'} ${list(starved.map((v) => String(v.vcpu)))} waited on the host's run queue ${list(starved.map((v) => `${fmt(pct(v.share))}%`))} of the time: the guest is starved of host CPU (it sees this as steal time).`,
       evidence: starved.flatMap((v) => [
         { what: `vCPU ${String(v.vcpu)}: run-queue wait, share of wall time`, value: pct(v.share), unit: '%' },
         { what: `vCPU ${String(v.vcpu)}: involuntary context switches`, value: v.inv, unit: '/s' },
       ]),
-      advice: 'Give the vCPUs host CPUs of their own (<vcpupin>, a dedicated cpuset), fewer vCPUs, or less CPU overcommit on this host.',
+      advice:
+        'Give the vCPUs host CPUs of their own (<vcpupin>, a dedicated cpuset), fewer vCPUs, or less CPU overcommit on this host.',
     });
   }
   return out;

@@ -12,4 +12,10 @@ export interface Thresholds {
   diskLatencyMs: number;
 }
 
-export const DEFAULT_THRESHOLDS: Thresholds = { poolBusy: 8, waitRatio: 0.1, switchRate: 100, diskSleepRatio: 0.5, diskLatencyMs: 20 };
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  poolBusy: 8,
+  waitRatio: 0.1,
+  switchRate: 100,
+  diskSleepRatio: 0.5,
+  diskLatencyMs: 20,
+};

@@ -30,7 +30,10 @@ interface Entry {
 export class PodStatusFiles {
   private readonly byPid = new Map<number, Entry>();
 
-  constructor(private readonly fs: HostFs, private readonly problems: Problems) {}
+  constructor(
+    private readonly fs: HostFs,
+    private readonly problems: Problems,
+  ) {}
 
   /** The domain of QEMU `pid` (named `guest` on its command line), as last read; looks again when due. */
   lookup(pid: number, guest: string, now: number): LibvirtDomain | undefined {
@@ -42,7 +45,9 @@ export class PodStatusFiles {
     if (!e.checking && now - e.checkedAt >= RECHECK_MS && guest !== '' && !guest.includes('/')) {
       const entry = e;
       entry.checkedAt = now;
-      entry.checking = this.check(pid, guest, entry).finally(() => { entry.checking = undefined; });
+      entry.checking = this.check(pid, guest, entry).finally(() => {
+        entry.checking = undefined;
+      });
     }
     return e.domain;
   }
@@ -65,7 +70,10 @@ export class PodStatusFiles {
         file = await this.fs.readFileCapped(path, MAX_STATUS_BYTES);
       } catch (err) {
         if (err instanceof FsError && err.kind === 'gone') continue;
-        const hint = err instanceof FsError && err.kind === 'denied' ? ' (seeing into another container needs CAP_SYS_PTRACE)' : '';
+        const hint =
+          err instanceof FsError && err.kind === 'denied'
+            ? ' (seeing into another container needs CAP_SYS_PTRACE)'
+            : '';
         this.problems.readFailed('procfs', `pod-status:${dir}`, `cannot look for a status file at ${path}${hint}`, err);
         return;
       }

@@ -36,13 +36,19 @@ export class LibvirtStatusDir implements Source {
   private watcher: FSWatcher | undefined;
   private readonly pending = new Map<string, Promise<void>>();
 
-  constructor(private readonly fs: HostFs, private readonly problems: Problems, private readonly rescanMs = 5000) {}
+  constructor(
+    private readonly fs: HostFs,
+    private readonly problems: Problems,
+    private readonly rescanMs = 5000,
+  ) {}
 
   /** Starts watching; resolves once the initial contents have been read. */
   async start(): Promise<void> {
     await this.watchDir();
     await this.settled();
-    this.rescanTimer = setInterval(() => { this.rescan(); }, this.rescanMs);
+    this.rescanTimer = setInterval(() => {
+      this.rescan();
+    }, this.rescanMs);
   }
 
   /**
@@ -86,10 +92,16 @@ export class LibvirtStatusDir implements Source {
       ignored: (path, stats) => path !== dir && (stats?.isDirectory() === true || !path.endsWith('.xml')),
     });
     this.watcher = watcher;
-    watcher.on('add', (path) => { this.load(path); });
-    watcher.on('change', (path) => { this.load(path); });
+    watcher.on('add', (path) => {
+      this.load(path);
+    });
+    watcher.on('change', (path) => {
+      this.load(path);
+    });
     // An unlink is a cue to look again, not a verdict: events can come late, after the name was written anew.
-    watcher.on('unlink', (path) => { this.load(path); });
+    watcher.on('unlink', (path) => {
+      this.load(path);
+    });
     watcher.on('unlinkDir', (path) => {
       if (path !== dir) return;
       for (const file of [...this.readVersion.keys()]) this.load(this.fs.libvirt(file));
@@ -99,7 +111,11 @@ export class LibvirtStatusDir implements Source {
     watcher.on('error', (err) => {
       this.problems.report('libvirt', 'io', 'watch', `watching ${dir} failed: ${String(err)}`);
     });
-    await new Promise<void>((resolve) => watcher.once('ready', () => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      watcher.once('ready', () => {
+        resolve();
+      }),
+    );
   }
 
   private forget(file: string): void {
@@ -170,10 +186,20 @@ export class LibvirtStatusDir implements Source {
       const refused = err instanceof FsError && (err.code === 'EFBIG' || err.code === 'ENOTREG');
       // A file refused for what it is waits for its next version; a denied or failed read is retried by the rescan.
       if (err instanceof FsError && !refused) this.readVersion.delete(file);
-      const hint = reason === 'denied' ? ' (status files are 0600 root: run as root or grant CAP_DAC_READ_SEARCH)'
-        : err instanceof FsError && err.code === 'EFBIG' ? ` (larger than ${String(MAX_STATUS_BYTES)} bytes: not a libvirt status file)`
-          : refused ? ' (not a regular file)' : '';
-      this.problems.report('libvirt', reason, `${reason}:${file}`, `cannot use ${path}: ${(err as Error).message}${hint}`);
+      const hint =
+        reason === 'denied'
+          ? ' (status files are 0600 root: run as root or grant CAP_DAC_READ_SEARCH)'
+          : err instanceof FsError && err.code === 'EFBIG'
+            ? ` (larger than ${String(MAX_STATUS_BYTES)} bytes: not a libvirt status file)`
+            : refused
+              ? ' (not a regular file)'
+              : '';
+      this.problems.report(
+        'libvirt',
+        reason,
+        `${reason}:${file}`,
+        `cannot use ${path}: ${(err as Error).message}${hint}`,
+      );
     }
   }
 }

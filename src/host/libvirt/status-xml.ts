@@ -53,7 +53,10 @@ export function parseLibvirtStatus(xml: string): LibvirtDomain {
   if (/<!(DOCTYPE|ENTITY)/i.test(xml)) throw new ParseError('libvirt XML: DOCTYPE/ENTITY declarations are refused');
   // XML 1.0 allows no control characters but tab and newlines, and no lone surrogates; the validator lets them through.
   const bad = NOT_XML_CHAR.exec(xml);
-  if (bad) throw new ParseError(`libvirt XML: character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')} at offset ${String(bad.index)} is not allowed in XML`);
+  if (bad)
+    throw new ParseError(
+      `libvirt XML: character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0')} at offset ${String(bad.index)} is not allowed in XML`,
+    );
   // The validator catches what the lenient parser would accept: a file cut in the middle while being written.
   // eslint-disable-next-line @typescript-eslint/no-deprecated -- its successor, fast-xml-validator, is not a dependency
   const valid = XMLValidator.validate(xml);
@@ -79,7 +82,8 @@ export function parseLibvirtStatus(xml: string): LibvirtDomain {
   const rootNames = isNode(doc) ? Object.keys(doc) : [];
   const rootName = rootNames[0] ?? '';
   const rootEls = isNode(doc) ? children(doc, rootName) : [];
-  if (rootNames.length !== 1 || rootEls.length !== 1) throw new ParseError('libvirt XML: expected a single root element');
+  if (rootNames.length !== 1 || rootEls.length !== 1)
+    throw new ParseError('libvirt XML: expected a single root element');
   const root = rootEls[0]!;
 
   let domain: XmlNode;
@@ -109,7 +113,11 @@ export function parseLibvirtStatus(xml: string): LibvirtDomain {
 
   const metadata = child(domain, 'metadata');
   const result: LibvirtDomain = {
-    name, uuid, vcpuTids, iothreads: iothreads(domain), disks: disks(child(domain, 'devices')),
+    name,
+    uuid,
+    vcpuTids,
+    iothreads: iothreads(domain),
+    disks: disks(child(domain, 'devices')),
     kubevirt: namespaced(metadata, KUBEVIRT_NS) !== undefined,
   };
   if (pid !== undefined) result.pid = pid;
@@ -122,7 +130,11 @@ export function parseLibvirtStatus(xml: string): LibvirtDomain {
       flavor: attr(child(instance, `${p}flavor`), 'name') ?? '',
     };
   }
-  const mainLoopPoolMax = intAttr(child(domain, 'defaultiothread'), 'thread_pool_max', '<defaultiothread thread_pool_max>');
+  const mainLoopPoolMax = intAttr(
+    child(domain, 'defaultiothread'),
+    'thread_pool_max',
+    '<defaultiothread thread_pool_max>',
+  );
   if (mainLoopPoolMax !== undefined) result.mainLoopPoolMax = mainLoopPoolMax;
   return result;
 }
@@ -148,7 +160,8 @@ function disks(devices: XmlNode | undefined): DiskSpec[] {
   const scsiIothreads = new Map<string, string>();
   for (const c of children(devices, 'controller')) {
     const iothread = attr(child(c, 'driver'), 'iothread');
-    if (attr(c, 'type') === 'scsi' && iothread !== undefined) scsiIothreads.set(attr(c, 'index') ?? '0', `iothread${iothread}`);
+    if (attr(c, 'type') === 'scsi' && iothread !== undefined)
+      scsiIothreads.set(attr(c, 'index') ?? '0', `iothread${iothread}`);
   }
   return children(devices, 'disk').map((disk) => {
     const target = child(disk, 'target');
@@ -226,11 +239,18 @@ function toInt(v: string, what: string): number {
   return Number(v.trim());
 }
 
-const PREDEFINED = new Map([['lt', '<'], ['gt', '>'], ['amp', '&'], ['apos', "'"], ['quot', '"']]);
+const PREDEFINED = new Map([
+  ['lt', '<'],
+  ['gt', '>'],
+  ['amp', '&'],
+  ['apos', "'"],
+  ['quot', '"'],
+]);
 
 /** Characters outside XML 1.0's Char production (U+FFFD, what invalid UTF-8 decodes to, is allowed). */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const NOT_XML_CHAR = /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NOT_XML_CHAR =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Decodes XML's predefined entities and character references; other entities are left as written (never expanded). */
 function decodeEntities(s: string): string {

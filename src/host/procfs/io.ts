@@ -15,7 +15,13 @@ export interface ProcessIo {
 /** Parses /proc/PID/io ("key: value" lines). Every one of the seven keys must be present; unknown keys are ignored. */
 export function parseIo(text: string): ProcessIo {
   // NaN marks "not seen yet" so a missing key can be reported by name.
-  let rchar = NaN, wchar = NaN, syscr = NaN, syscw = NaN, readBytes = NaN, writeBytes = NaN, cancelled = NaN;
+  let rchar = NaN,
+    wchar = NaN,
+    syscr = NaN,
+    syscw = NaN,
+    readBytes = NaN,
+    writeBytes = NaN,
+    cancelled = NaN;
   const len = text.length;
   let pos = 0;
   while (pos < len) {
@@ -31,14 +37,29 @@ export function parseIo(text: string): ProcessIo {
       while (start < eol && text.charCodeAt(start) === 0x20) start++;
       const uint = () => parseUint(text, start, eol, `io: ${key}`);
       switch (key) {
-        case 'rchar': rchar = uint(); break;
-        case 'wchar': wchar = uint(); break;
-        case 'syscr': syscr = uint(); break;
-        case 'syscw': syscw = uint(); break;
-        case 'read_bytes': readBytes = uint(); break;
-        case 'write_bytes': writeBytes = uint(); break;
-        case 'cancelled_write_bytes': cancelled = uint(); break;
-        default: break;
+        case 'rchar':
+          rchar = uint();
+          break;
+        case 'wchar':
+          wchar = uint();
+          break;
+        case 'syscr':
+          syscr = uint();
+          break;
+        case 'syscw':
+          syscw = uint();
+          break;
+        case 'read_bytes':
+          readBytes = uint();
+          break;
+        case 'write_bytes':
+          writeBytes = uint();
+          break;
+        case 'cancelled_write_bytes':
+          cancelled = uint();
+          break;
+        default:
+          break;
       }
     }
     pos = eol + 1;

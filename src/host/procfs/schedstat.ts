@@ -8,7 +8,6 @@ export interface Schedstat {
   timeslices: number;
 }
 
-
 /**
  * Parses "RUN_NS WAIT_NS TIMESLICES\n". Runs for every thread on every scrape.
  * Fields after the third are ignored, the way the kernel extends its other per-task files.

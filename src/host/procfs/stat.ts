@@ -65,19 +65,42 @@ export function parseStat(text: string): TaskStat {
     switch (field) {
       case FIRST_AFTER_COMM:
         // A letter the kernel uses: a stray ')' further on would otherwise pass for the comm's end and shift every field.
-        if (pos - start !== 1 || !STATE_LETTERS.includes(text[start]!)) throw new ParseError(`stat: state ${JSON.stringify(text.slice(start, pos))} is not a task state letter`);
+        if (pos - start !== 1 || !STATE_LETTERS.includes(text[start]!))
+          throw new ParseError(`stat: state ${JSON.stringify(text.slice(start, pos))} is not a task state letter`);
         state = text[start]!;
         break;
-      case F_FLAGS: flags = parseUint(text, start, pos, 'stat: flags'); break;
-      case F_UTIME: utime = parseUint(text, start, pos, 'stat: utime'); break;
-      case F_STIME: stime = parseUint(text, start, pos, 'stat: stime'); break;
-      case F_NUM_THREADS: numThreads = parseUint(text, start, pos, 'stat: num_threads'); break;
-      case F_STARTTIME: starttime = parseUint(text, start, pos, 'stat: starttime'); break;
-      case F_RSS: rss = parseUint(text, start, pos, 'stat: rss'); break;
-      default: break; // fields we skip (ppid, tty_nr, nice, …) may be negative: not validated
+      case F_FLAGS:
+        flags = parseUint(text, start, pos, 'stat: flags');
+        break;
+      case F_UTIME:
+        utime = parseUint(text, start, pos, 'stat: utime');
+        break;
+      case F_STIME:
+        stime = parseUint(text, start, pos, 'stat: stime');
+        break;
+      case F_NUM_THREADS:
+        numThreads = parseUint(text, start, pos, 'stat: num_threads');
+        break;
+      case F_STARTTIME:
+        starttime = parseUint(text, start, pos, 'stat: starttime');
+        break;
+      case F_RSS:
+        rss = parseUint(text, start, pos, 'stat: rss');
+        break;
+      default:
+        break; // fields we skip (ppid, tty_nr, nice, …) may be negative: not validated
     }
     field++;
   }
 
-  return { comm, state, flags, utimeTicks: utime, stimeTicks: stime, numThreads, starttimeTicks: starttime, rssPages: rss };
+  return {
+    comm,
+    state,
+    flags,
+    utimeTicks: utime,
+    stimeTicks: stime,
+    numThreads,
+    starttimeTicks: starttime,
+    rssPages: rss,
+  };
 }

@@ -7,7 +7,18 @@
  */
 import type { DiskSpec } from './disk-spec.js';
 import { disksOf, type BlockOption, type Declared } from './disks.js';
-import { bool, int, own, parseKeyval, readProps, nest, SHORTCUTS, splitOptions, str, type Props } from './option-syntax.js';
+import {
+  bool,
+  int,
+  own,
+  parseKeyval,
+  readProps,
+  nest,
+  SHORTCUTS,
+  splitOptions,
+  str,
+  type Props,
+} from './option-syntax.js';
 
 export interface IothreadSpec {
   id: string;
@@ -97,7 +108,9 @@ export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
       default: {
         // -drive, or a shortcut for one (-hda, -cdrom, a bare argument, ...) whose value is a file name
         const shortcut = SHORTCUTS.get(opt.name);
-        const p = parseKeyval(shortcut === undefined ? opt.value : `${shortcut},file=${opt.value.replaceAll(',', ',,')}`);
+        const p = parseKeyval(
+          shortcut === undefined ? opt.value : `${shortcut},file=${opt.value.replaceAll(',', ',,')}`,
+        );
         const id = str(p, 'id');
         if (id !== undefined) drives.set(id, p);
         else anonymousDrives.add(p);
@@ -119,7 +132,6 @@ export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
   }
   return result;
 }
-
 
 /** Disks or iothreads beyond this are not a real VM (any local user can start a QEMU-named process): bounds the series. */
 const MAX_PER_VM = 1024;

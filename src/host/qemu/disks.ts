@@ -9,7 +9,10 @@ import { bool, int, isProps, own, str, type Props } from './option-syntax.js';
 const DEFAULT_IF = 'ide';
 const IF_BUS = new Map([['floppy', 'fdc']]);
 /** Units per bus for the interfaces that have buses (QEMU's if_max_devs). */
-const IF_MAX_DEVS = new Map([['ide', 2], ['scsi', 7]]);
+const IF_MAX_DEVS = new Map([
+  ['ide', 2],
+  ['scsi', 7],
+]);
 
 /**
  * Gives a `-drive` without `id=` the id QEMU would (`ide0-hd0`, `ide1-cd0`, `virtio0`): index= or bus=/unit=,
@@ -41,7 +44,11 @@ class LegacyDriveIds {
   }
 }
 
-interface Backing { source: string; cache: string; io: string }
+interface Backing {
+  source: string;
+  cache: string;
+  io: string;
+}
 
 /** What the command line declares, by id: legacy `-drive`s (and those without an id), `-blockdev` nodes, `-device`s. */
 export interface Declared {
@@ -54,7 +61,10 @@ export interface Declared {
 }
 
 /** A candidate disk, in argv order: a -device with a drive=, or a -drive (or a shortcut for one). */
-export interface BlockOption { drive?: Props; device?: Props }
+export interface BlockOption {
+  drive?: Props;
+  device?: Props;
+}
 
 /** The guest's disks: each -device with a drive, each -drive with an interface of its own. */
 export function disksOf(blockOpts: BlockOption[], declared: Declared, warnings: string[]): DiskSpec[] {
@@ -100,7 +110,12 @@ function deviceDisk(device: Props, config: Declared, warnings: string[]): DiskSp
     bus,
     deviceType: deviceType(driver, drive && str(drive, 'media')),
     ...backing,
-    iothread: bus === 'scsi' ? controllerIothread(device, config.devices) : bus === 'virtio' ? (str(device, 'iothread') ?? '') : '',
+    iothread:
+      bus === 'scsi'
+        ? controllerIothread(device, config.devices)
+        : bus === 'virtio'
+          ? (str(device, 'iothread') ?? '')
+          : '',
   };
 }
 
@@ -135,9 +150,10 @@ function legacyBacking(drive: Props, writeCache: boolean | undefined): Backing {
   const cache = str(drive, 'cache');
   return {
     source: localPath(str(drive, 'file') ?? ''),
-    cache: cache !== undefined
-      ? withWriteCache(cache, writeCache)
-      : cacheMode(bool(drive, 'cache.direct'), bool(drive, 'cache.no-flush'), writeCache),
+    cache:
+      cache !== undefined
+        ? withWriteCache(cache, writeCache)
+        : cacheMode(bool(drive, 'cache.direct'), bool(drive, 'cache.no-flush'), writeCache),
     io: str(drive, 'aio') ?? 'default',
   };
 }
@@ -160,7 +176,12 @@ const MAX_CHAIN = 16;
  * the storage node. Children inherit `cache.direct` and `cache.no-flush` unless they set them, as in QEMU; a flush
  * dropped anywhere in the chain makes the disk unsafe.
  */
-function blockdevBacking(nodes: Map<string, Props>, top: string, writeCache: boolean | undefined, warnings: string[]): Backing {
+function blockdevBacking(
+  nodes: Map<string, Props>,
+  top: string,
+  writeCache: boolean | undefined,
+  warnings: string[],
+): Backing {
   let node = nodes.get(top);
   let leaf: Props = {};
   let direct: boolean | undefined;

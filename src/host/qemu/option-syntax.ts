@@ -5,29 +5,117 @@
 /** Option properties: JSON values, or strings from QEMU's `key=value,...` syntax. */
 export type Props = Record<string, unknown>;
 
-export interface Opt { name: string; value: string }
+export interface Opt {
+  name: string;
+  value: string;
+}
 
 /** QEMU options that take no argument: they must not swallow the next one (from qemu-options.hx, old and new). */
 const FLAGS = new Set([
-  'h', 'help', 'version', 'S', 's', 'snapshot', 'nographic', 'full-screen', 'alt-grab', 'ctrl-grab', 'no-quit',
-  'no-frame', 'portrait', 'sdl', 'curses', 'win2k-hack', 'no-fd-bootchk', 'no-acpi', 'no-hpet', 'usb',
-  'nodefaults', 'nodefconfig', 'no-user-config', 'singlestep', 'no-reboot', 'no-shutdown', 'enable-kvm', 'no-kvm',
-  'no-kvm-irqchip', 'no-kvm-pit', 'no-kvm-pit-reinjection', 'enable-nesting', 'tdf', 'localtime', 'std-vga',
-  'rtc-td-hack', 'show-cursor', 'xen-attach', 'xen-create', 'xen-domid-restrict', 'daemonize', 'old-param',
-  'semihosting', 'only-migratable', 'preconfig', 'enable-fips', 'mem-prealloc', 'async-teardown',
+  'h',
+  'help',
+  'version',
+  'S',
+  's',
+  'snapshot',
+  'nographic',
+  'full-screen',
+  'alt-grab',
+  'ctrl-grab',
+  'no-quit',
+  'no-frame',
+  'portrait',
+  'sdl',
+  'curses',
+  'win2k-hack',
+  'no-fd-bootchk',
+  'no-acpi',
+  'no-hpet',
+  'usb',
+  'nodefaults',
+  'nodefconfig',
+  'no-user-config',
+  'singlestep',
+  'no-reboot',
+  'no-shutdown',
+  'enable-kvm',
+  'no-kvm',
+  'no-kvm-irqchip',
+  'no-kvm-pit',
+  'no-kvm-pit-reinjection',
+  'enable-nesting',
+  'tdf',
+  'localtime',
+  'std-vga',
+  'rtc-td-hack',
+  'show-cursor',
+  'xen-attach',
+  'xen-create',
+  'xen-domid-restrict',
+  'daemonize',
+  'old-param',
+  'semihosting',
+  'only-migratable',
+  'preconfig',
+  'enable-fips',
+  'mem-prealloc',
+  'async-teardown',
   'enable-sync-profile',
 ]);
 
 /** Options read here; they always take the next argument, as QEMU does, even one starting with '-'. */
-const READ = new Set(['name', 'uuid', 'id', 'smbios', 'object', 'drive', 'blockdev', 'device', 'hda', 'hdb', 'hdc', 'hdd', 'cdrom', 'fda', 'fdb']);
+const READ = new Set([
+  'name',
+  'uuid',
+  'id',
+  'smbios',
+  'object',
+  'drive',
+  'blockdev',
+  'device',
+  'hda',
+  'hdb',
+  'hdc',
+  'hdd',
+  'cdrom',
+  'fda',
+  'fdb',
+]);
 
 /** Options of QEMU's that every management layer passes (libvirt, Proxmox VE, KubeVirt, scripts). */
-const QEMU_OPTIONS = new Set(['name', 'uuid', 'machine', 'M', 'accel', 'enable-kvm', 'smp', 'm', 'cpu', 'drive', 'blockdev', 'device', 'object', 'chardev', 'qmp', 'mon', 'nodefaults', 'display', 'nographic', 'vnc', 'kernel']);
+const QEMU_OPTIONS = new Set([
+  'name',
+  'uuid',
+  'machine',
+  'M',
+  'accel',
+  'enable-kvm',
+  'smp',
+  'm',
+  'cpu',
+  'drive',
+  'blockdev',
+  'device',
+  'object',
+  'chardev',
+  'qmp',
+  'mon',
+  'nodefaults',
+  'display',
+  'nographic',
+  'vnc',
+  'kernel',
+]);
 
 /** Legacy shortcuts, as QEMU expands them into `-drive` options. */
 export const SHORTCUTS = new Map([
-  ['hda', 'index=0,media=disk'], ['hdb', 'index=1,media=disk'], ['hdc', 'index=2,media=disk'], ['hdd', 'index=3,media=disk'],
-  ['cdrom', 'index=2,media=cdrom'], ['fda', 'if=floppy,index=0'], ['fdb', 'if=floppy,index=1'],
+  ['hda', 'index=0,media=disk'],
+  ['hdb', 'index=1,media=disk'],
+  ['hdc', 'index=2,media=disk'],
+  ['hdd', 'index=3,media=disk'],
+  ['cdrom', 'index=2,media=cdrom'],
+  ['fda', 'if=floppy,index=0'],
+  ['fdb', 'if=floppy,index=1'],
 ]);
 
 /**
@@ -173,4 +261,3 @@ export function int(p: Props, key: string): number | undefined {
   if (typeof v === 'string' && /^\d{1,15}$/.test(v)) return Number(v);
   return undefined;
 }
-

@@ -1,7 +1,18 @@
 /** Thread roles, a bounded set: every (domain, role) series comes from this list. */
 export const ROLES = [
-  'vcpu', 'iothread', 'worker', 'main', 'rcu', 'monitor',
-  'vnc', 'spice', 'vhost', 'io_uring', 'migration', 'kernel', 'other',
+  'vcpu',
+  'iothread',
+  'worker',
+  'main',
+  'rcu',
+  'monitor',
+  'vnc',
+  'spice',
+  'vhost',
+  'io_uring',
+  'migration',
+  'kernel',
+  'other',
 ] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -121,7 +132,9 @@ export function classifyThread(f: ThreadFacts): ThreadRole {
   if (cgIothread !== undefined) {
     // Without debug-threads every thread carries the process name; the first thread in an iothread's group is
     // the iothread itself (libvirt moves it there), later ones are workers of its pool.
-    return f.vm.hasIothread(cgIothread) ? { role: 'worker', pool: cgIothread } : { role: 'iothread', iothread: cgIothread };
+    return f.vm.hasIothread(cgIothread)
+      ? { role: 'worker', pool: cgIothread }
+      : { role: 'iothread', iothread: cgIothread };
   }
   if (f.namedThreads && f.comm === f.processComm) {
     // QEMU named every thread it made but these: call_rcu, started before naming is on (QEMU < 11, the oldest

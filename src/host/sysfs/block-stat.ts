@@ -27,7 +27,6 @@ export interface BlockStat {
   flushTimeMs?: number;
 }
 
-
 /**
  * Parses the single whitespace-padded line of a block device's stat file: 11, 15 or 17 numbers.
  * Counts no kernel writes (12–14, 16) mean a truncated read and are rejected; more than 17 is accepted
@@ -40,9 +39,17 @@ export function parseBlockStat(text: string): BlockStat {
     throw new ParseError(`block stat: ${count} fields, expected 11, 15 or 17`);
   }
   const stat: BlockStat = {
-    readsCompleted: v[0]!, readsMerged: v[1]!, readSectors: v[2]!, readTimeMs: v[3]!,
-    writesCompleted: v[4]!, writesMerged: v[5]!, writeSectors: v[6]!, writeTimeMs: v[7]!,
-    inFlight: v[8]!, ioTimeMs: v[9]!, weightedIoTimeMs: v[10]!,
+    readsCompleted: v[0]!,
+    readsMerged: v[1]!,
+    readSectors: v[2]!,
+    readTimeMs: v[3]!,
+    writesCompleted: v[4]!,
+    writesMerged: v[5]!,
+    writeSectors: v[6]!,
+    writeTimeMs: v[7]!,
+    inFlight: v[8]!,
+    ioTimeMs: v[9]!,
+    weightedIoTimeMs: v[10]!,
   };
   if (count >= 15) {
     stat.discardsCompleted = v[11]!;
