@@ -1,6 +1,7 @@
 /**
- * The benchmark, short (1,000 threads, a few scrapes), so the harness cannot rot. It prints its table and
- * asserts only correctness: every exporter saw every thread of the synthetic host. Never a time.
+ * The benchmark, short (1,000 threads, a few scrapes, at rest then churning), so the harness cannot rot. It prints
+ * its table and asserts only correctness: every exporter saw every thread of the synthetic host, and our census
+ * saw the churned threads born. Never a time.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -12,15 +13,16 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ENTRY = `${ROOT}dist/src/main.js`;
 
 test(
-  'bench: our exporter, process-exporter and the floor each see all 1,000 threads of the synthetic host',
+  'bench: our exporter, process-exporter and the floor each see all 1,000 threads of the synthetic host, at rest and churning',
   { timeout: 180_000 },
   async (t) => {
     assert.ok(existsSync(ENTRY), `${ENTRY} is missing: the bench measures the built CLI, run npm run build first`);
     const {
-      results: [r],
+      results: [r, churned],
       lines,
     } = await runBench({
-      sizes: [{ vms: 50, threadsPerVm: 20 }],
+      sizes: [{ vms: 50, threadsPerVm: 20, churn: true }],
+      churn: { ratePerSecond: 100, lifetimeMs: 1000 },
       vcpus: 4,
       tickMs: undefined,
       scrapes: 3,
@@ -54,5 +56,20 @@ test(
     assert.deepEqual(r.floor.threadsSeen, new Map([['*', 1000]]), 'the floor read every thread');
     for (const f of [r.ours, r.processExporter])
       assert.ok((f.series ?? 0) > 0 && (f.bytes ?? 0) > 0, `${f.label} exposed series`);
+
+    // Churning: the host's own threads and some of the churned ones, and our census counted the churned ones born.
+    assert.ok(churned?.churn, 'the size was measured again, churning');
+    const c = churned.churn;
+    assert.ok(c.started > 100, `the host churned (${String(c.started)} threads started)`);
+    // At the edges of the span, threads started just before it may be counted in it (at most a census interval's).
+    assert.ok(
+      c.spawnsCounted >= c.started / 2 && c.spawnsCounted <= c.started + c.ratePerSecond,
+      `qemu_thread_spawns_total grew by ${String(c.spawnsCounted)} while ${String(c.started)} threads were started`,
+    );
+    for (const f of [churned.ours, churned.processExporter]) {
+      for (const [domain, n] of expected)
+        assert.ok((f.threadsSeen.get(domain) ?? 0) >= n, `${f.label} saw ${domain}'s own ${String(n)} threads`);
+    }
+    assert.ok((churned.floor.threadsSeen.get('*') ?? 0) >= 1000, 'the floor read every thread of the host');
   },
 );

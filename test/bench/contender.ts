@@ -4,8 +4,13 @@ export interface Contender {
   readonly pid: number;
   /** One scrape (the floor: one pass over the files); resolves with what it answered. */
   scrape(): Promise<string>;
-  /** Threads of the synthetic host that an answer shows, per domain (the floor: one total under `*`). */
-  threadsSeen(answer: string): Map<string, number>;
+  /**
+   * Threads of the synthetic host that an answer shows, per domain (the floor: one total under `*`). On a churning
+   * host, threads come and go while an answer is read, so what an exporter counted twice need not agree.
+   */
+  threadsSeen(answer: string, churning: boolean): Map<string, number>;
+  /** Threads an answer says were born since the exporter started (ours: `qemu_thread_spawns_total`), if it counts them. */
+  spawnsCounted?(answer: string): number;
   /** Whether an answer is an exposition whose series and bytes mean something. */
   readonly exposes: boolean;
   stop(): Promise<void>;

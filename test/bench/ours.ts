@@ -51,6 +51,11 @@ export async function startOurs(host: SyntheticHost, opts: OursOptions): Promise
       for (const d of byDomain.keys()) if (!domain.test(d)) byDomain.delete(d);
       return byDomain;
     },
+    spawnsCounted(answer) {
+      let n = 0;
+      for (const [d, spawns] of sumBy(answer, 'qemu_thread_spawns_total', 'domain')) if (domain.test(d)) n += spawns;
+      return n;
+    },
     stop: () => served.stop(),
   };
 }

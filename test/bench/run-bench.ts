@@ -6,10 +6,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { summarize, formatSummary, type CpuProfile } from './cpuprofile-summary.js';
 import { report } from './report.js';
 import { runSize, type RunOptions, type SizeResult } from './run-size.js';
-import type { HostShape } from './synthetic-host.js';
+import type { ChurnOptions, HostShape } from './synthetic-host.js';
 
 export interface BenchOptions extends Omit<RunOptions, 'workDir'> {
-  sizes: { vms: number; threadsPerVm: number }[];
+  /** Host sizes; `churn`: measure it a second time while the host churns threads. */
+  sizes: { vms: number; threadsPerVm: number; churn?: boolean }[];
+  /** The churn of the sizes that churn. */
+  churn: ChurnOptions;
   vcpus: number;
   /** Fixed tick for every size; default: ≥ 100 ms, longer on big hosts (about 10,000 wake-ups a second in all). */
   tickMs: number | undefined;
@@ -50,6 +53,7 @@ async function revisionOf(entry: string): Promise<string> {
 
 async function header(o: BenchOptions): Promise<string[]> {
   const pe = /revision: ([^)]+)/.exec(tryRun('prometheus-process-exporter', ['-version']))?.[1] ?? 'unknown';
+  const churned = o.sizes.filter((s) => s.churn).map((s) => (s.vms * s.threadsPerVm).toLocaleString('en-US'));
   return [
     `${new Date().toISOString().slice(0, 10)}: ${String(cpus().length)} × ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${release()}, ` +
       `Node ${process.version}; qemu-thread-exporter ${await revisionOf(o.entry)}, process-exporter ${pe}. Reproduce: \`${o.command}\``,
@@ -57,7 +61,15 @@ async function header(o: BenchOptions): Promise<string[]> {
     `${String(o.scrapes)} scrapes of each (after ${String(o.warmup)} warm-up), taking turns on the same host; ` +
       `CPU is utime + stime from each process's own /proc/PID/stat around each scrape; responses uncompressed; ` +
       `the census idle cost over ${String(o.idleSeconds)} s without scrapes.${o.cpuProf ? ' **Our exporter ran under --cpu-prof** (its sampling costs CPU too, idle included).' : ''}` +
-      (o.nodeFlags.length ? ` Our node ran with ${o.nodeFlags.join(' ')}.` : ''),
+      (o.nodeFlags.length ? ` Our node ran with ${o.nodeFlags.join(' ')}.` : '') +
+      ' process-exporter runs with `-threads=true -gather-smaps=false`, one group per VM: its default `-gather-smaps=true` ' +
+      "also reads every process's smaps_rollup, which we do not read, so both do the same work." +
+      (churned.length
+        ? ` Rows marked *churning* (${churned.join(', ')} threads): the same host and exporters, measured again while ` +
+          `the fakes start ${String(o.churn.ratePerSecond)} worker threads a second across the VMs, each ending ${o.churn.lifetimeMs.toLocaleString('en-US')} ms ` +
+          "later (about rate × lifetime alive beyond the host's own): the census's work for new threads is in the figures; " +
+          "CPU per thread is per thread of the host's own."
+        : ''),
     '',
   ];
 }
@@ -72,7 +84,7 @@ async function profileLines(r: SizeResult): Promise<string[]> {
   for (let i = 1; i < r.ourWindowsUs.length; i++) between.push([r.ourWindowsUs[i - 1]![1], r.ourWindowsUs[i]![0]]);
   const during = summarize(profile, r.ourWindowsUs);
   return [
-    `### Profile of our exporter at ${r.threads.toLocaleString('en-US')} threads (${r.profileDir}/${file})`,
+    `### Profile of our exporter at ${r.threads.toLocaleString('en-US')} threads${r.churn ? ', churning' : ''} (${r.profileDir}/${file})`,
     '',
     `#### During our ${String(r.ourWindowsUs.length)} scrapes (${(during.busyUs / 1000 / r.ourWindowsUs.length).toFixed(1)} ms sampled per scrape)`,
     '',
@@ -92,7 +104,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   for (const size of o.sizes) {
     const threads = size.vms * size.threadsPerVm;
     const shape: HostShape = { ...size, vcpus: o.vcpus, tickMs: o.tickMs ?? defaultTickMs(threads) };
-    results.push(await runSize(shape, `${tag}x${String(threads)}`, o));
+    results.push(...(await runSize(shape, `${tag}x${String(threads)}`, o, size.churn ? o.churn : undefined)));
   }
   const lines = [...(await header(o)), ...report(results), ''];
   for (const r of results) lines.push(...(await profileLines(r)));

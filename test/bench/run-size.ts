@@ -1,6 +1,7 @@
 /**
  * One host size, measured side by side: our exporter, process-exporter and the floor take turns, scrape by
- * scrape, on the same synthetic host, so all three see the same host state and the same background load.
+ * scrape, on the same synthetic host, so all three see the same host state and the same background load. With
+ * churn, the same host and the same three are measured again while the host starts and ends threads.
  */
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +11,7 @@ import { startFloor } from './floor.js';
 import { startOurs } from './ours.js';
 import { cpuSeconds, memory } from './proc-usage.js';
 import { startProcessExporter } from './process-exporter.js';
-import { startSyntheticHost, type HostShape, type SyntheticHost } from './synthetic-host.js';
+import { startSyntheticHost, type ChurnOptions, type HostShape, type SyntheticHost } from './synthetic-host.js';
 
 export interface RunOptions {
   scrapes: number;
@@ -42,9 +43,21 @@ export interface Figures {
   threadsSeen: Map<string, number>;
 }
 
+/** What the host's churn did while measured, and what our exporter counted of it. */
+export interface ChurnFigures extends ChurnOptions {
+  /** Threads the host started from just before the warm-up to the end of the idle time, and how long that took. */
+  started: number;
+  seconds: number;
+  /** The growth of our `qemu_thread_spawns_total` over the same time: the threads our census and scrapes saw born. */
+  spawnsCounted: number;
+}
+
 export interface SizeResult {
   shape: HostShape;
+  /** The host's own threads (a churning host has about rate × lifetime more at any time). */
   threads: number;
+  /** Set when the host churned threads while measured. */
+  churn: ChurnFigures | undefined;
   /** Threads each fake reports itself, per domain. */
   threadsByDomain: Map<string, number>;
   scrapes: number;
@@ -87,7 +100,7 @@ async function measured(t: Tally, windows?: [number, number][]): Promise<void> {
   windows?.push([t0, t1]);
 }
 
-function figures(t: Tally, scrapes: number): Figures {
+function figures(t: Tally, scrapes: number, churning: boolean): Figures {
   const wall = [...t.wallMs].sort((a, b) => a - b);
   return {
     label: t.contender.label,
@@ -96,11 +109,58 @@ function figures(t: Tally, scrapes: number): Figures {
     ...memory(t.contender.pid),
     series: t.contender.exposes ? seriesCount(t.last) : undefined,
     bytes: t.contender.exposes ? Buffer.byteLength(t.last) : undefined,
-    threadsSeen: t.contender.threadsSeen(t.last),
+    threadsSeen: t.contender.threadsSeen(t.last, churning),
   };
 }
 
-export async function runSize(shape: HostShape, tag: string, o: RunOptions): Promise<SizeResult> {
+type Phase = Omit<SizeResult, 'shape' | 'threads' | 'threadsByDomain' | 'profileDir' | 'churn'>;
+
+/** Warm-up, the measured scrapes taking turns, then the idle time: one table row per contender. */
+async function measure(
+  contenders: Contender[],
+  ours: Contender,
+  host: SyntheticHost,
+  o: RunOptions,
+  churning: boolean,
+): Promise<Phase> {
+  const what = `${String(host.threads)} threads${churning ? ', churning' : ''}`;
+  const tallies = contenders.map((contender): Tally => ({ contender, cpu: 0, wallMs: [], last: '' }));
+  for (let i = 0; i < o.warmup; i++) for (const c of contenders) await c.scrape();
+  o.log(`${what}: ${String(o.scrapes)} scrapes each, alternating`);
+  const ourWindowsUs: [number, number][] = [];
+  const fakes0 = host.cpuSeconds();
+  const t0 = Date.now();
+  for (let i = 0; i < o.scrapes; i++) {
+    for (const t of tallies) await measured(t, t.contender === ours ? ourWindowsUs : undefined);
+  }
+  const fakesLoad = (host.cpuSeconds() - fakes0) / ((Date.now() - t0) / 1000);
+  const [oursF, peF, floorF] = tallies.map((t) => figures(t, o.scrapes, churning)) as [Figures, Figures, Figures];
+
+  o.log(`${what}: ${String(o.idleSeconds)} s idle`);
+  const idle0 = contenders.map((c) => cpuSeconds(c.pid));
+  await sleep(o.idleSeconds * 1000);
+  const idleRate = (i: number): number => (cpuSeconds(contenders[i]!.pid) - idle0[i]!) / o.idleSeconds;
+  return {
+    scrapes: o.scrapes,
+    ours: oursF,
+    processExporter: peF,
+    floor: floorF,
+    idle: { ours: idleRate(0), processExporter: idleRate(1), seconds: o.idleSeconds },
+    fakesLoad,
+    ourWindowsUs,
+  };
+}
+
+/**
+ * Measures one host size; with `churn`, then again on the same host and exporters while it churns (a second
+ * result). The churn starts before its warm-up, so the exporters measured have already seen threads end.
+ */
+export async function runSize(
+  shape: HostShape,
+  tag: string,
+  o: RunOptions,
+  churn?: ChurnOptions,
+): Promise<SizeResult[]> {
   const threads = shape.vms * shape.threadsPerVm;
   o.log(
     `${String(threads)} threads: starting ${String(shape.vms)} fake VMs × ${String(shape.threadsPerVm)} threads (tick ${String(shape.tickMs)} ms)`,
@@ -118,37 +178,36 @@ export async function runSize(shape: HostShape, tag: string, o: RunOptions): Pro
     contenders.push(ours);
     contenders.push(await startProcessExporter(host, o.workDir));
     contenders.push(await startFloor(host));
-    const tallies = contenders.map((contender): Tally => ({ contender, cpu: 0, wallMs: [], last: '' }));
-
-    for (let i = 0; i < o.warmup; i++) for (const c of contenders) await c.scrape();
-    o.log(`${String(threads)} threads: ${String(o.scrapes)} scrapes each, alternating`);
-    const ourWindowsUs: [number, number][] = [];
-    const fakes0 = host.cpuSeconds();
-    const t0 = Date.now();
-    for (let i = 0; i < o.scrapes; i++) {
-      for (const t of tallies) await measured(t, t.contender === ours ? ourWindowsUs : undefined);
-    }
-    const fakesLoad = (host.cpuSeconds() - fakes0) / ((Date.now() - t0) / 1000);
-    const [oursF, peF, floorF] = tallies.map((t) => figures(t, o.scrapes)) as [Figures, Figures, Figures];
-
-    o.log(`${String(threads)} threads: ${String(o.idleSeconds)} s idle`);
-    const idle0 = contenders.map((c) => cpuSeconds(c.pid));
-    await sleep(o.idleSeconds * 1000);
-    const idleRate = (i: number): number => (cpuSeconds(contenders[i]!.pid) - idle0[i]!) / o.idleSeconds;
-
-    return {
+    const common = {
       shape,
       threads,
       threadsByDomain: new Map(host.vms.map((vm) => [vm.domain, vm.threads])),
-      scrapes: o.scrapes,
-      ours: oursF,
-      processExporter: peF,
-      floor: floorF,
-      idle: { ours: idleRate(0), processExporter: idleRate(1), seconds: o.idleSeconds },
-      fakesLoad,
-      ourWindowsUs,
       profileDir,
     };
+    const results: SizeResult[] = [
+      { ...common, churn: undefined, ...(await measure(contenders, ours, host, o, false)) },
+    ];
+    if (churn) {
+      o.log(
+        `${String(threads)} threads: churning ${String(churn.ratePerSecond)} threads a second, ${String(churn.lifetimeMs)} ms each`,
+      );
+      const churning = host.churn(churn);
+      try {
+        await sleep(churn.lifetimeMs); // until threads end as fast as they start
+        const spawns = async (): Promise<number> => ours.spawnsCounted?.(await ours.scrape()) ?? NaN;
+        const started0 = churning.started;
+        const spawns0 = await spawns();
+        const t0 = Date.now();
+        const phase = await measure(contenders, ours, host, o, true);
+        const started = churning.started - started0;
+        const seconds = (Date.now() - t0) / 1000;
+        const spawnsCounted = (await spawns()) - spawns0;
+        results.push({ ...common, churn: { ...churn, started, seconds, spawnsCounted }, ...phase });
+      } finally {
+        await churning.stop();
+      }
+    }
+    return results;
   } finally {
     for (const c of contenders) await c.stop();
     await host.stop();

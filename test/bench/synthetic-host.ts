@@ -1,9 +1,11 @@
 /**
  * A synthetic KVM host: N fake QEMU processes (test/support/fake-qemu.c) with QEMU-named threads — vCPUs, an
  * iothread, the monitor's iothread, call_rcu, the main loop and a worker pool — that wake every tick, so their
- * counters move while they are scraped.
+ * counters move while they are scraped. On request it churns: short-lived `worker` threads start at a steady rate
+ * across the VMs and each ends a fixed time later (the fakes' `burst N MS`), as a block thread pool's do.
  */
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startFakeQemu, type FakeQemu } from '../support/fake-qemu.js';
 import { cpuSeconds } from './proc-usage.js';
 
@@ -24,6 +26,23 @@ export interface HostShape {
   tickMs: number;
 }
 
+export interface ChurnOptions {
+  /** Threads started per second across the host, each VM in turn. */
+  ratePerSecond: number;
+  /** How long each of them lives: about rate × lifetime of them are alive at any time, beyond the host's own. */
+  lifetimeMs: number;
+}
+
+export interface HostChurn {
+  /** Threads started so far. */
+  readonly started: number;
+  /** Stops starting threads (those started end on their own); rejects if a fake failed a burst. */
+  stop(): Promise<void>;
+}
+
+/** How often the churn starts the threads that are due. */
+const CHURN_TICK_MS = 100;
+
 export interface SyntheticHost {
   readonly shape: HostShape;
   /** Domain name → PID, and the threads each fake reports itself. */
@@ -33,6 +52,8 @@ export interface SyntheticHost {
   readonly domainPattern: string;
   /** CPU seconds the fakes themselves have used so far (their load on the host). */
   cpuSeconds(): number;
+  /** Starts churning threads until the returned handle is stopped. */
+  churn(o: ChurnOptions): HostChurn;
   stop(): Promise<void>;
 }
 
@@ -56,6 +77,44 @@ function checkThreadLimits(shape: HostShape): void {
         '(min of /proc/sys/kernel/threads-max and pid_max; raise kernel.pid_max)',
     );
   }
+}
+
+/** Starts `ratePerSecond × elapsed` threads in all, each tick those due, one more per VM in turn. */
+function startChurn(fakes: readonly FakeQemu[], o: ChurnOptions): HostChurn {
+  const t0 = performance.now();
+  const stopping = new AbortController();
+  let started = 0;
+  let next = 0;
+  let failure: Error | undefined;
+  const loop = (async () => {
+    while (!stopping.signal.aborted) {
+      const due = Math.floor(((performance.now() - t0) / 1000) * o.ratePerSecond) - started;
+      if (due > 0) {
+        const perVm = new Map<FakeQemu, number>();
+        for (let i = 0; i < due; i++) {
+          const f = fakes[next++ % fakes.length]!;
+          perVm.set(f, (perVm.get(f) ?? 0) + 1);
+        }
+        // Each answers once its threads run.
+        await Promise.all([...perVm].map(([f, n]) => f.send(`burst ${String(n)} ${String(o.lifetimeMs)}`)));
+        started += due;
+      }
+      await sleep(CHURN_TICK_MS);
+    }
+  })().catch((err: unknown) => {
+    failure = err as Error;
+    stopping.abort();
+  });
+  return {
+    get started() {
+      return started;
+    },
+    async stop() {
+      stopping.abort();
+      await loop;
+      if (failure) throw failure;
+    },
+  };
 }
 
 export async function startSyntheticHost(shape: HostShape, tag: string): Promise<SyntheticHost> {
@@ -94,6 +153,7 @@ export async function startSyntheticHost(shape: HostShape, tag: string): Promise
       threads,
       domainPattern: `${tag}-[0-9]+`,
       cpuSeconds: () => vms.reduce((sum, vm) => sum + cpuSeconds(vm.pid), 0),
+      churn: (o) => startChurn(fakes, o),
       stop,
     };
   } catch (err) {

@@ -8,6 +8,9 @@ const vmInfo = (domain: string, pid: number) =>
 const body = (...lines: string[]) => new TextEncoder().encode(`# TYPE qemu_vm_info gauge\n${lines.join('')}`);
 const switches = (domain: string, n: number) =>
   `qemu_thread_context_switches_total{domain="${domain}",role="worker",kind="voluntary"} ${String(n)}\n`;
+const cpu = (domain: string, n: number) =>
+  `qemu_thread_cpu_seconds_total{domain="${domain}",role="worker",mode="user"} ${String(n)}\n`;
+const threads = (domain: string, n: number) => `qemu_threads{domain="${domain}",role="worker"} ${String(n)}\n`;
 
 /** Sends and answers one scrape at `sentAt` (answered 10 ms later). */
 function scrape(c: ScrapeChecker, sentAt: number, b: Uint8Array, status = 200): void {
@@ -60,6 +63,84 @@ test('a dead VM in a scrape taken after its death is a failure; in a scrape that
   assert.equal(c.failureCount, 1);
   assert.match(c.failures[0]!, /died at \+500 ms and is still exported/);
   assert.deepEqual(c.uncheckedDeaths(1000), []);
+});
+
+test('a dead VM whose qemu_threads series lingers without its qemu_vm_info is a failure; a new process under its name is not', () => {
+  const c = new ScrapeChecker(10_000);
+  c.started('a', 1, 0);
+  scrape(c, 100, body(vmInfo('a', 1), threads('a', 3)));
+  c.killing('a', 190);
+  c.died('a', 1, 200);
+  scrape(c, 300, body(threads('a', 3)));
+  assert.equal(c.failureCount, 1, c.failures.join('\n'));
+  assert.match(
+    c.failures[0]!,
+    /a \(pid 1\) died at \+200 ms and its series linger without its qemu_vm_info: qemu_threads\{/,
+  );
+  c.started('a', 2, 400);
+  scrape(c, 500, body(vmInfo('a', 2), threads('a', 1), switches('a', 1)));
+  assert.equal(c.failureCount, 1, "the name is a new process's: its series are its own");
+  scrape(c, 600, body(vmInfo('a', 1), threads('a', 1)));
+  assert.match(c.failures.join('\n'), /a \(pid 1\) died at \+200 ms and is still exported/);
+  assert.match(c.failures.join('\n'), /a \(pid 2\) lives and is missing/);
+});
+
+test("a series whose domain no qemu_vm_info of its scrape has is a failure, even without the churn's events", () => {
+  const c = new ScrapeChecker(10_000);
+  scrape(c, 100, body(vmInfo('b', 7), threads('b', 3), switches('b', 5)));
+  assert.equal(c.failureCount, 0);
+  scrape(c, 200, body(threads('b', 3)));
+  assert.equal(c.failureCount, 1, c.failures.join('\n'));
+  assert.match(
+    c.failures[0]!,
+    /qemu_threads\{"domain":"b","role":"worker"\} carries domain "b", which no qemu_vm_info has: a VM gone \(last seen as pid 7 in scrape #0\)/,
+  );
+});
+
+test('a counter series that vanishes while its VM lives is a failure; while it dies, after it restarts or in an overlapping scrape it is not', () => {
+  const c = new ScrapeChecker(10_000);
+  c.started('a', 1, 0);
+  scrape(c, 100, body(vmInfo('a', 1), switches('a', 50), cpu('a', 1)));
+  scrape(c, 200, body(vmInfo('a', 1), cpu('a', 2)));
+  assert.equal(c.failureCount, 1, c.failures.join('\n'));
+  assert.match(
+    c.failures[0]!,
+    /qemu_thread_context_switches_total\{.*\} vanished while its VM lives \(pid 1; it was in scrape #0\)/,
+  );
+  scrape(c, 250, body(vmInfo('a', 1), switches('a', 55), cpu('a', 2)));
+  assert.equal(c.failureCount, 1);
+  // Overlapping: the slow one was sent before the fast one's answer arrived, so it may have been read before the
+  // iothread's first spawn.
+  const spawns = `qemu_thread_spawns_total{domain="a",role="iothread"} 1\n`;
+  const slow = c.sending(300);
+  const fast = c.sending(305);
+  c.answered(fast, {
+    status: 200,
+    body: body(vmInfo('a', 1), switches('a', 60), cpu('a', 3), spawns),
+    error: undefined,
+    receivedAt: 320,
+  });
+  c.answered(slow, {
+    status: 200,
+    body: body(vmInfo('a', 1), switches('a', 58), cpu('a', 3)),
+    error: undefined,
+    receivedAt: 325,
+  });
+  assert.equal(c.failureCount, 1, 'neither was sent after the other was answered');
+  scrape(c, 330, body(vmInfo('a', 1), switches('a', 61), cpu('a', 3)));
+  assert.equal(c.failureCount, 2, 'sent after both answers: checked against both');
+  assert.match(
+    c.failures[1]!,
+    /qemu_thread_spawns_total\{.*\} vanished while its VM lives \(pid 1; it was in scrape #4\)/,
+  );
+  c.killing('a', 390);
+  scrape(c, 400, body(vmInfo('a', 1), cpu('a', 4))); // read while the process was being killed: half gone
+  assert.equal(c.failureCount, 2, 'a dying VM may lose its series one family at a time');
+  c.died('a', 1, 420);
+  c.started('a', 2, 430);
+  scrape(c, 500, body(vmInfo('a', 2), cpu('a', 0)));
+  assert.equal(c.failureCount, 2, 'a new process is new series');
+  assert.ok(c.counts.vanishChecks > 0);
 });
 
 test('a live VM missing from a scrape is a failure', () => {

@@ -44,6 +44,7 @@ export interface SoakSummary {
   threadsSpawned: number;
   bursts: number;
   counterChecks: number;
+  vanishChecks: number;
   deadSeriesChecks: number;
   deathsChecked: number;
   presenceChecks: number;
@@ -203,6 +204,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakSummary> {
     },
     ...churn.counts,
     counterChecks: c.counterChecks,
+    vanishChecks: c.vanishChecks,
     deadSeriesChecks: c.deadSeriesChecks,
     deathsChecked: c.deathsChecked,
     presenceChecks: c.presenceChecks,
@@ -227,8 +229,8 @@ export function formatSummary(s: SoakSummary): string {
     `  scrapes          ${String(s.scrapes)} (${String(s.failedScrapes)} failed); latency p50 ${String(s.latencyMs.p50)} ms, p99 ${String(s.latencyMs.p99)} ms, max ${String(s.latencyMs.max)} ms`,
     `  VMs churned      ${String(s.vmsStarted)} started, ${String(s.vmsKilled)} killed; ${String(s.libvirtNamed)} with a status file (${String(s.libvirtSeen)} seen as source="libvirt"), ${String(s.statusWrites)} status-file writes`,
     `  threads spawned  ${String(s.threadsSpawned)} (${String(s.bursts)} bursts)`,
-    `  counter checks   ${String(s.counterChecks)}`,
-    `  series checks    ${String(s.deadSeriesChecks)} dead-VM checks over ${String(s.deathsChecked)} deaths; ${String(s.presenceChecks)} live-VM checks`,
+    `  counter checks   ${String(s.counterChecks)} never lower, ${String(s.vanishChecks)} still there (a living VM's)`,
+    `  series checks    every series's domain has a qemu_vm_info; ${String(s.deadSeriesChecks)} dead-VM checks over ${String(s.deathsChecked)} deaths; ${String(s.presenceChecks)} live-VM checks`,
     `  RSS              ${mib(s.rssStartBytes)} after warm-up → ${mib(s.rssEndBytes)} at the end (${Number(change) >= 0 ? '+' : ''}${change} %${s.rssChecked ? ', limit +10 %' : ', not checked: run too short'})`,
     `  exporter         ${s.exporterCpuSeconds.toFixed(1)} s CPU; V8 heap ${mib(s.exporterHeapUsedBytes)} in use, ${String(s.exporterMajorGcs)} full GCs (old space capped at ${String(HEAP_CAP_MIB)} MiB)`,
     `  exporter errors  ${s.exporterErrors || 'none'}`,
