@@ -24,6 +24,7 @@ const PACKAGES: Record<string, string> = {
   'systemd-analyze': 'systemd',
   kubectl: 'kubernetes-client',
   losetup: 'mount',
+  taskset: 'util-linux',
   openssl: 'openssl',
 };
 
