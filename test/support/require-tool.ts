@@ -24,7 +24,9 @@ const PACKAGES: Record<string, string> = {
   'systemd-analyze': 'systemd',
   kubectl: 'kubernetes-client',
   losetup: 'mount',
+  umount: 'mount',
   taskset: 'util-linux',
+  bindfs: 'bindfs',
   openssl: 'openssl',
 };
 
