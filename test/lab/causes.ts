@@ -5,26 +5,38 @@
  * when the test fails or times out (run it from the test's t.after).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Finding } from '../../src/explain/findings.js';
+import type { Finding } from '../../src/explain/findings/finding.js';
 import type { ExplainReport, VmReport } from '../../src/explain/report.js';
 import { runCommand, startCli, type Cli } from '../support/cli.js';
 import { buildGuest } from './guest-image.js';
 import { startGuestVm, type AioMode, type GuestVm } from './guest-vm.js';
 
-export const log = (msg: string): void => { console.log(`lab: ${msg}`); };
+export const log = (msg: string): void => {
+  console.log(`lab: ${msg}`);
+};
 
 /** Resolves `p`, or rejects after `ms` with `what` in the message. */
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   const timer = new AbortController();
   try {
-    return await Promise.race([p, sleep(ms, undefined, { signal: timer.signal }).then(() => { throw new Error(`${what}: no end after ${String(ms / 1000)} s`); })]);
+    return await Promise.race([
+      p,
+      sleep(ms, undefined, { signal: timer.signal }).then(() => {
+        throw new Error(`${what}: no end after ${String(ms / 1000)} s`);
+      }),
+    ]);
   } finally {
     timer.abort();
   }
 }
 
 /** Polls `test` every `everyMs` until it returns something other than undefined; rejects after `ms`. */
-export async function until<T>(test: () => T | undefined | Promise<T | undefined>, ms: number, what: string, everyMs = 250): Promise<T> {
+export async function until<T>(
+  test: () => T | undefined | Promise<T | undefined>,
+  ms: number,
+  what: string,
+  everyMs = 250,
+): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await test();
@@ -52,7 +64,9 @@ export class Cleanup {
         errors.push(new Error(`cleanup: ${step.what}: ${(err as Error).message}`, { cause: err }));
       }
     }
-    log(`cleanup took ${((Date.now() - t0) / 1000).toFixed(1)} s${errors.length > 0 ? `, ${String(errors.length)} step(s) failed` : ''}`);
+    log(
+      `cleanup took ${((Date.now() - t0) / 1000).toFixed(1)} s${errors.length > 0 ? `, ${String(errors.length)} step(s) failed` : ''}`,
+    );
     if (errors.length === 1) throw errors[0]!;
     if (errors.length > 1) throw new AggregateError(errors, errors.map((e) => e.message).join('; '));
   }
@@ -66,7 +80,9 @@ export async function startExporter(cleanup: Cleanup, window: string): Promise<C
     '--explain.interval=1s',
     `--explain.window=${window}`,
   ]);
-  cleanup.defer('stop the exporter', async () => { await cli.terminate(); });
+  cleanup.defer('stop the exporter', async () => {
+    await cli.terminate();
+  });
   return cli;
 }
 
@@ -97,7 +113,12 @@ export async function bootGuest(cleanup: Cleanup, o: CauseGuestOptions): Promise
   const said = { ready: false, started: false, exited: false };
   const t0 = Date.now();
   const vm = startGuestVm({
-    name: o.name, guest, disk: o.disk, aio: o.aio, runtimeS: o.runtimeS, iodepths: [o.iodepth],
+    name: o.name,
+    guest,
+    disk: o.disk,
+    aio: o.aio,
+    runtimeS: o.runtimeS,
+    iodepths: [o.iodepth],
     onLine: (line) => {
       lines.push(line);
       if (lines.length > 40) lines.shift();
@@ -107,9 +128,13 @@ export async function bootGuest(cleanup: Cleanup, o: CauseGuestOptions): Promise
     },
   });
   cleanup.defer(`kill QEMU (${o.name})`, () => vm.kill());
-  void vm.exited.then(() => { said.exited = true; });
+  void vm.exited.then(() => {
+    said.exited = true;
+  });
   const consoleTail = () => `\nlast console lines:\n${lines.join('\n')}`;
-  const alive = () => { if (said.exited) throw new Error(`${o.name}: QEMU exited${consoleTail()}`); };
+  const alive = () => {
+    if (said.exited) throw new Error(`${o.name}: QEMU exited${consoleTail()}`);
+  };
   try {
     await until(() => (said.ready || said.exited ? true : undefined), 240_000, 'the guest to boot');
     alive();
@@ -118,13 +143,18 @@ export async function bootGuest(cleanup: Cleanup, o: CauseGuestOptions): Promise
   }
   log(`${o.name}: guest ready ${((Date.now() - t0) / 1000).toFixed(1)} s after QEMU started`);
   return {
-    vm, domain: o.name, console: lines, alive,
+    vm,
+    domain: o.name,
+    console: lines,
+    alive,
     async go() {
       // A line sent before the guest reads its console can be lost: say it again until fio starts.
       for (let tries = 0; !said.started && tries < 24; tries++) {
         alive();
         vm.send('go');
-        await until(() => (said.started || said.exited ? true : undefined), 5000, 'fio to start').catch(() => undefined);
+        await until(() => (said.started || said.exited ? true : undefined), 5000, 'fio to start').catch(
+          () => undefined,
+        );
       }
       alive();
       if (!said.started) throw new Error(`${o.name}: fio did not start${consoleTail()}`);
@@ -142,14 +172,25 @@ export async function apiExplain(cli: Cli, domain: string): Promise<VmReport | u
 }
 
 /** Polls /api/v1/explain until a finding passes `wanted`; on timeout the error carries the last findings. */
-export async function waitForFinding(cli: Cli, guest: CauseGuest, wanted: (f: Finding) => boolean, ms: number, what: string): Promise<Finding> {
+export async function waitForFinding(
+  cli: Cli,
+  guest: CauseGuest,
+  wanted: (f: Finding) => boolean,
+  ms: number,
+  what: string,
+): Promise<Finding> {
   let last: VmReport | undefined;
   try {
-    return await until(async () => {
-      guest.alive();
-      last = await apiExplain(cli, guest.domain);
-      return last?.findings.find(wanted);
-    }, ms, what, 1000);
+    return await until(
+      async () => {
+        guest.alive();
+        last = await apiExplain(cli, guest.domain);
+        return last?.findings.find(wanted);
+      },
+      ms,
+      what,
+      1000,
+    );
   } catch (err) {
     const seen = last ? last.findings.map((f) => `${f.severity} [${f.id}] ${f.summary}`).join('\n') : '(no report)';
     throw new Error(`${(err as Error).message}; findings last seen:\n${seen}`, { cause: err });
@@ -165,9 +206,13 @@ export interface Explained {
 export async function explainCli(cli: Cli, domain: string): Promise<Explained> {
   const args = ['explain', domain, `--url=${cli.url}`];
   const [text, json] = await Promise.all([runCommand(args), runCommand([...args, '--output=json'])]);
-  if (text.code !== 0 || json.code !== 0) throw new Error(`explain exited ${String(text.code)}/${String(json.code)}: ${text.stderr}${json.stderr}`);
+  if (text.code !== 0 || json.code !== 0)
+    throw new Error(`explain exited ${String(text.code)}/${String(json.code)}: ${text.stderr}${json.stderr}`);
   const report = JSON.parse(json.stdout) as ExplainReport;
-  if (report.vms.length !== 1 || report.vms[0]!.domain !== domain) throw new Error(`explain ${domain} --output=json answered about ${report.vms.map((v) => v.domain).join(', ') || 'no VM'}`);
+  if (report.vms.length !== 1 || report.vms[0]!.domain !== domain)
+    throw new Error(
+      `explain ${domain} --output=json answered about ${report.vms.map((v) => v.domain).join(', ') || 'no VM'}`,
+    );
   console.log(`$ qemu-thread-exporter explain ${domain} --url=${cli.url}\n${text.stdout}`);
   return { text: text.stdout, vm: report.vms[0]! };
 }

@@ -8,17 +8,22 @@ import { run, requireTool } from '../support/require-tool.js';
 
 /** CPUs in a list like `0-3,8,10-11` (Cpus_allowed_list). */
 export function cpuList(list: string): number[] {
-  return list.trim().split(',').filter(Boolean).flatMap((part) => {
-    const [lo, hi = lo] = part.split('-').map(Number);
-    return Array.from({ length: hi! - lo! + 1 }, (_, i) => lo! + i);
-  });
+  return list
+    .trim()
+    .split(',')
+    .filter(Boolean)
+    .flatMap((part) => {
+      const [lo, hi = lo] = part.split('-').map(Number);
+      return Array.from({ length: hi! - lo! + 1 }, (_, i) => lo! + i);
+    });
 }
 
 /** The CPU the lab crowds: the last this process may use (the test runner and the exporter keep the others). */
 export async function crowdedCpu(): Promise<number> {
   const allowed = /^Cpus_allowed_list:\s*(\S+)/m.exec(await readFile('/proc/self/status', 'utf8'))?.[1];
   const cpu = cpuList(allowed ?? '').at(-1);
-  if (cpu === undefined || !Number.isInteger(cpu)) throw new Error(`no CPU in this process's Cpus_allowed_list (${String(allowed)})`);
+  if (cpu === undefined || !Number.isInteger(cpu))
+    throw new Error(`no CPU in this process's Cpus_allowed_list (${String(allowed)})`);
   return cpu;
 }
 
@@ -28,7 +33,8 @@ export async function pinAllThreads(pid: number, cpu: number): Promise<void> {
   for (const tid of await readdir(`/proc/${String(pid)}/task`)) {
     const status = await readFile(`/proc/${String(pid)}/task/${tid}/status`, 'utf8').catch(() => ''); // '' : exited meanwhile
     const allowed = /^Cpus_allowed_list:\s*(\S+)/m.exec(status)?.[1];
-    if (allowed !== undefined && allowed !== String(cpu)) throw new Error(`thread ${tid} of ${String(pid)} may still run on CPUs ${allowed}, not only ${String(cpu)}`);
+    if (allowed !== undefined && allowed !== String(cpu))
+      throw new Error(`thread ${tid} of ${String(pid)} may still run on CPUs ${allowed}, not only ${String(cpu)}`);
   }
 }
 
@@ -40,8 +46,30 @@ export interface CpuHog {
 
 /** A busy loop (node -e 'for(;;);') pinned onto `cpu`; it dies with the test process (setpriv --pdeathsig). */
 export async function startCpuHog(cpu: number): Promise<CpuHog> {
-  const child = spawn(requireTool('setpriv'), ['--pdeathsig', 'KILL', '--', requireTool('taskset'), '--cpu-list', String(cpu), process.execPath, '-e', 'for (;;);'], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => { child.on('exit', () => { resolve(); }).on('error', () => { resolve(); }); });
+  const child = spawn(
+    requireTool('setpriv'),
+    [
+      '--pdeathsig',
+      'KILL',
+      '--',
+      requireTool('taskset'),
+      '--cpu-list',
+      String(cpu),
+      process.execPath,
+      '-e',
+      'for (;;);',
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<void>((resolve) => {
+    child
+      .on('exit', () => {
+        resolve();
+      })
+      .on('error', () => {
+        resolve();
+      });
+  });
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
@@ -55,7 +83,9 @@ export async function startCpuHog(cpu: number): Promise<CpuHog> {
     if (comm.trim() === 'node' && fields[0] === 'R' && fields[36] === String(cpu)) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`the CPU hog did not start spinning on CPU ${String(cpu)} (state ${fields[0] ?? '?'}, CPU ${fields[36] ?? '?'}, ${comm.trim() || 'gone'})`);
+      throw new Error(
+        `the CPU hog did not start spinning on CPU ${String(cpu)} (state ${fields[0] ?? '?'}, CPU ${fields[36] ?? '?'}, ${comm.trim() || 'gone'})`,
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
   }

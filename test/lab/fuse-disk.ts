@@ -34,7 +34,11 @@ async function mounts(): Promise<Map<string, string>> {
     const [left, right] = line.split(' - ');
     const point = left?.split(' ')[4];
     const type = right?.split(' ')[0];
-    if (point !== undefined && type !== undefined) out.set(point.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), type);
+    if (point !== undefined && type !== undefined)
+      out.set(
+        point.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+        type,
+      );
   }
   return out;
 }
@@ -42,7 +46,11 @@ async function mounts(): Promise<Map<string, string>> {
 /** Loop devices whose backing file is `file`, from sysfs (losetup --associated would stat the file, and hang on a frozen FUSE). */
 async function loopsOf(file: string): Promise<string[]> {
   const out = await run('losetup', ['--list', '--noheadings', '--raw', '--output', 'NAME,BACK-FILE']);
-  return out.split('\n').map((l) => l.split(' ')).filter(([, back]) => back === file || back?.startsWith(`${file} `)).map(([name]) => name!);
+  return out
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter(([, back]) => back === file || back?.startsWith(`${file} `))
+    .map(([name]) => name!);
 }
 
 async function unmount(point: string): Promise<void> {
@@ -63,10 +71,23 @@ export async function fuseLoopDisk(dir: string, sizeMiB: number): Promise<FuseLo
   await mkdir(back, { recursive: true });
   await mkdir(mnt, { recursive: true });
   await createRawImage(`${back}/disk.raw`, sizeMiB);
-  const child = spawn(requireTool('setpriv'), ['--pdeathsig', 'KILL', '--', bindfs, '-f', back, mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(requireTool('setpriv'), ['--pdeathsig', 'KILL', '--', bindfs, '-f', back, mnt], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  const exited = new Promise<void>((resolve) => { child.on('exit', () => { resolve(); }).on('error', (err) => { stderr += err.message; resolve(); }); });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const exited = new Promise<void>((resolve) => {
+    child
+      .on('exit', () => {
+        resolve();
+      })
+      .on('error', (err) => {
+        stderr += err.message;
+        resolve();
+      });
+  });
   const alive = () => child.exitCode === null && child.signalCode === null;
   const kill = async () => {
     if (alive()) child.kill('SIGKILL');
@@ -85,7 +106,8 @@ export async function fuseLoopDisk(dir: string, sizeMiB: number): Promise<FuseLo
 
   try {
     for (let waited = 0; (await mounts()).get(mnt)?.startsWith('fuse') !== true; waited += 50) {
-      if (!alive() || waited > 10_000) throw new Error(`bindfs did not mount ${mnt}${stderr ? `: ${stderr.trim()}` : ''}`);
+      if (!alive() || waited > 10_000)
+        throw new Error(`bindfs did not mount ${mnt}${stderr ? `: ${stderr.trim()}` : ''}`);
       await sleep(50);
     }
     loop = (await run('losetup', ['--find', '--show', '--direct-io=off', file])).trim();
@@ -106,8 +128,12 @@ export async function fuseLoopDisk(dir: string, sizeMiB: number): Promise<FuseLo
         await sleep(20);
       }
     },
-    thaw() { if (alive()) child.kill('SIGCONT'); },
-    abort() { if (alive()) child.kill('SIGKILL'); },
+    thaw() {
+      if (alive()) child.kill('SIGCONT');
+    },
+    abort() {
+      if (alive()) child.kill('SIGKILL');
+    },
     remove,
   };
 }
