@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { ExplainConfig } from '../explain/explainer.js';
 import type { Thresholds } from '../explain/findings/thresholds.js';
+import type { SourcesConfig } from '../model/pipeline.js';
 
 export interface Config {
   readonly listenHost: string;
@@ -19,6 +20,7 @@ export interface Config {
   readonly maxRequests: number;
   readonly scrapeTimeoutMs: number;
   readonly explain: ExplainConfig;
+  readonly sources: SourcesConfig;
 }
 
 /** What the caller should do instead of running: print and exit with the code. */
@@ -86,6 +88,26 @@ const FLAGS = {
   'explain.disk-latency': {
     default: '20ms',
     help: 'Average request latency of a host device from which, with threads in disk sleep, it is called slow.',
+  },
+  'libvirt.socket': {
+    default: 'auto',
+    help: "libvirt's read-only socket, for QEMU's own disk statistics (virConnectGetAllDomainStats): auto = /run/libvirt/libvirt-sock-ro or /run/libvirt/virtqemud-sock-ro, whichever exists; none = off.",
+  },
+  'libvirt.timeout': {
+    default: '2s',
+    help: "Deadline of one libvirt API call (within the scrape's); a late answer is served from the last one, marked stale.",
+  },
+  'collector.qmp': {
+    default: 'false',
+    help: "Ask each QEMU without libvirt for its disk statistics on the QMP socket its command line names. Off by default: a QMP socket serves one client at a time, and its owner (Proxmox VE's tools, an operator's scripts) may need it.",
+  },
+  'qmp.timeout': {
+    default: '1s',
+    help: 'Deadline of one QMP exchange; a late answer is served from the last one, marked stale.',
+  },
+  'qmp.latency-histogram': {
+    default: '',
+    help: "With --collector.qmp: latency boundaries (e.g. 1ms,5ms,20ms,100ms) for QEMU's per-disk latency histograms, set with block-latency-histogram-set. Changes the VM's settings; off by default.",
   },
   'log.level': { default: 'info', help: 'One of: debug, info, warn, error.' },
   'log.format': { default: 'logfmt', help: 'One of: logfmt, json.' },
@@ -183,6 +205,25 @@ export function parseConfig(argv: readonly string[], version: string): Config {
     diskSleepRatio: number('explain.disk-sleep-ratio', 0, 1),
     diskLatencyMs,
   };
+  const libvirtTimeoutMs = parseDuration(get('libvirt.timeout'));
+  if (libvirtTimeoutMs === undefined || libvirtTimeoutMs <= 0) throw bad('libvirt.timeout', 'want a duration, e.g. 2s');
+  const qmpTimeoutMs = parseDuration(get('qmp.timeout'));
+  if (qmpTimeoutMs === undefined || qmpTimeoutMs <= 0) throw bad('qmp.timeout', 'want a duration, e.g. 1s');
+  const qmp = get('collector.qmp');
+  if (qmp !== 'true' && qmp !== 'false') throw bad('collector.qmp', 'want true or false');
+  const histogram = get('qmp.latency-histogram');
+  const boundariesNs = histogram === '' ? [] : histogram.split(',').map((b) => (parseDuration(b.trim()) ?? NaN) * 1e6);
+  if (boundariesNs.some((b, i) => !Number.isFinite(b) || b <= 0 || (i > 0 && b <= boundariesNs[i - 1]!)))
+    throw bad('qmp.latency-histogram', 'want rising durations, e.g. 1ms,5ms,20ms');
+  if (boundariesNs.length > 0 && qmp !== 'true') throw bad('qmp.latency-histogram', 'needs --collector.qmp=true');
+  const socket = get('libvirt.socket');
+  const sources: SourcesConfig = Object.freeze({
+    libvirtSocket: socket === 'none' ? undefined : socket === 'auto' ? 'auto' : socket,
+    libvirtTimeoutMs,
+    qmp: qmp === 'true',
+    qmpTimeoutMs,
+    latencyHistogramNs: boundariesNs.map(Math.round),
+  });
   const logLevel = get('log.level');
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error')
     throw bad('log.level', 'want debug, info, warn or error');
@@ -206,5 +247,6 @@ export function parseConfig(argv: readonly string[], version: string): Config {
     maxRequests,
     scrapeTimeoutMs,
     explain: Object.freeze({ windowMs, intervalMs, thresholds: Object.freeze(thresholds) }),
+    sources,
   });
 }

@@ -1,26 +1,14 @@
+import type { BlockStat } from '../host/sysfs/block-stat.js';
 import { VM_LABELS } from '../model/identity.js';
 import { STATES, type Snapshot, type VmSnapshot } from '../model/snapshot.js';
 import type { Counters } from '../model/thread-ledger.js';
+import { escapeLabel, num, perDisk, type Emit, type Family } from './family.js';
+import { GUEST_FAMILIES } from './guest-families.js';
 
 /** USER_HZ: /proc reports CPU time in these ticks on every Linux architecture we run on (as prometheus/procfs assumes). */
 const TICKS_PER_SECOND = 100;
 /** Block stat files count 512-byte sectors, whatever the device's sector size. */
 const SECTOR_BYTES = 512;
-
-/** Label value escaping of the text format: backslash, double quote, line feed. */
-export function escapeLabel(v: string): string {
-  return /[\\"\n]/.test(v) ? v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`)) : v;
-}
-
-type Emit = (labels: string, value: number) => void;
-
-interface Family {
-  name: string;
-  help: string;
-  type: 'gauge' | 'counter';
-  /** Emits this family's samples of one VM; `d` is its escaped `domain="…"` label. */
-  samples(vm: VmSnapshot, d: string, emit: Emit): void;
-}
 
 const modes = (t: Counters, l: string, emit: Emit): void => {
   emit(`${l},mode="user"`, t.userTicks / TICKS_PER_SECOND);
@@ -45,19 +33,8 @@ const perRole = (
   },
 });
 /** One family per disk with host statistics: `qemu_disk_x{domain,disk}`. */
-const perDisk = (
-  name: string,
-  help: string,
-  type: Family['type'],
-  value: (s: NonNullable<VmSnapshot['disks'][number]['stat']>) => number,
-): Family => ({
-  name,
-  help,
-  type,
-  samples: (vm, d, emit) => {
-    for (const disk of vm.disks) if (disk.stat) emit(`${d},disk="${escapeLabel(disk.spec.name)}"`, value(disk.stat));
-  },
-});
+const hostDisk = (name: string, help: string, type: Family['type'], value: (s: BlockStat) => number): Family =>
+  perDisk(name, help, type, (disk) => disk.stat, value);
 
 /** The per-VM metric families, in exposition order: the contract dashboards and alerts use (see README). */
 const FAMILIES: Family[] = [
@@ -181,55 +158,56 @@ const FAMILIES: Family[] = [
       }
     },
   },
-  perDisk(
+  hostDisk(
     'qemu_disk_reads_completed_total',
     'Reads completed by the host device backing the disk.',
     'counter',
     (s) => s.readsCompleted,
   ),
-  perDisk(
+  hostDisk(
     'qemu_disk_writes_completed_total',
     'Writes completed by the host device backing the disk.',
     'counter',
     (s) => s.writesCompleted,
   ),
-  perDisk(
+  hostDisk(
     'qemu_disk_read_bytes_total',
     'Bytes read by the host device backing the disk.',
     'counter',
     (s) => s.readSectors * SECTOR_BYTES,
   ),
-  perDisk(
+  hostDisk(
     'qemu_disk_written_bytes_total',
     'Bytes written by the host device backing the disk.',
     'counter',
     (s) => s.writeSectors * SECTOR_BYTES,
   ),
-  perDisk(
+  hostDisk(
     'qemu_disk_read_time_seconds_total',
     'Time spent on reads by the host device backing the disk.',
     'counter',
     (s) => s.readTimeMs / 1000,
   ),
-  perDisk(
+  hostDisk(
     'qemu_disk_write_time_seconds_total',
     'Time spent on writes by the host device backing the disk.',
     'counter',
     (s) => s.writeTimeMs / 1000,
   ),
-  perDisk(
+  hostDisk(
     'qemu_disk_io_time_seconds_total',
     'Time the host device backing the disk was busy.',
     'counter',
     (s) => s.ioTimeMs / 1000,
   ),
-  perDisk(
+  hostDisk(
     'qemu_disk_io_time_weighted_seconds_total',
     'Weighted time spent doing I/O on the host device (in-flight × time).',
     'counter',
     (s) => s.weightedIoTimeMs / 1000,
   ),
-  perDisk('qemu_disk_io_now', 'I/Os in flight on the host device backing the disk.', 'gauge', (s) => s.inFlight),
+  hostDisk('qemu_disk_io_now', 'I/Os in flight on the host device backing the disk.', 'gauge', (s) => s.inFlight),
+  ...GUEST_FAMILIES,
   {
     name: 'qemu_process_read_bytes_total',
     help: 'Bytes the QEMU process caused to be read from storage (/proc/PID/io read_bytes).',
@@ -264,10 +242,6 @@ const FAMILIES: Family[] = [
   },
 ];
 
-/** Sample values as prom-client writes them. */
-const num = (v: number): string =>
-  Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
-
 /**
  * Renders every VM's series straight from the snapshot in the text format (0.0.4). Written by hand rather than
  * through prom-client because a scrape of thousands of series spent more time in prom-client's per-series label
@@ -278,8 +252,8 @@ export function renderVmMetrics(snap: Snapshot): string {
   const domains = snap.vms.map((vm) => `domain="${escapeLabel(vm.identity.domain)}"`);
   for (const f of FAMILIES) {
     out.push(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.type}\n`);
-    const emit: Emit = (labels, value) => {
-      out.push(`${f.name}{${labels}} ${num(value)}\n`);
+    const emit: Emit = (labels, value, suffix = '') => {
+      out.push(`${f.name}${suffix}{${labels}} ${num(value)}\n`);
     };
     for (let i = 0; i < snap.vms.length; i++) f.samples(snap.vms[i]!, domains[i]!, emit);
   }

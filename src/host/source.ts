@@ -9,8 +9,21 @@ export interface Source {
   readonly name: SourceName;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** Brings what it serves up to date for one snapshot by `deadline` (ms since the epoch); what is late waits for the next. */
-  collect?(deadline: number): Promise<void>;
+  /**
+   * Brings what it serves up to date for one snapshot of these VMs by `deadline` (ms since the epoch); what is late
+   * is served from the last answer, marked stale.
+   */
+  collect?(deadline: number, vms: readonly SourceVm[]): Promise<void>;
   /** Whether what it serves is good: false marks the source failed in the snapshot. */
   healthy(): boolean;
+}
+
+/** A QEMU process as a source is asked about it. */
+export interface SourceVm {
+  pid: number;
+  domain: string;
+  uuid: string;
+  source: 'libvirt' | 'cmdline';
+  /** QMP sockets its command line names (control-mode monitors), in argv order. */
+  qmpSockets: readonly string[];
 }

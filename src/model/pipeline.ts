@@ -3,13 +3,32 @@ import { HostFs, type Roots } from '../host/host-fs.js';
 import { PodStatusFiles } from '../host/libvirt/pod-status.js';
 import { LibvirtStatusDir } from '../host/libvirt/status-dir.js';
 import { Problems } from '../host/problems.js';
-import type { Source } from '../host/source.js';
+import type { GuestDiskSource } from '../host/guest-disk-stats.js';
+import type { Source, SourceVm } from '../host/source.js';
 import { singleFlight } from '../util/single-flight.js';
 import { Census } from './census.js';
 import { Inventory } from './inventory.js';
 import type { Snapshot } from './snapshot.js';
 import { SnapshotReader } from './snapshot-reader.js';
 import { ThreadSync } from './thread-sync.js';
+import type { Vm } from './vm.js';
+
+/** A VM as the sources are asked about it: its identity as the inventory has it (before `name@pid`), its QMP sockets. */
+function sourceVm(vm: Vm): SourceVm {
+  const { domain, uuid, source } = vm.identity;
+  return { pid: vm.pid, domain, uuid, source, qmpSockets: vm.cmdline.qmpSockets };
+}
+
+/** The sources beside /proc and /sys (flags --libvirt.*, --collector.qmp, --qmp.*). */
+export interface SourcesConfig {
+  /** libvirt's read-only socket; `auto`: the first that exists; undefined: off. */
+  libvirtSocket: string | undefined;
+  libvirtTimeoutMs: number;
+  qmp: boolean;
+  qmpTimeoutMs: number;
+  /** Boundaries of QEMU's latency histograms to set (ns); empty: none. */
+  latencyHistogramNs: number[];
+}
 
 export interface PipelineOptions {
   roots: Roots;
@@ -35,6 +54,7 @@ export class ReadPipeline {
   readonly problems: Problems;
   readonly inventory: Inventory;
   private readonly sources: Source[];
+  private readonly guestSources: GuestDiskSource[] = [];
   private readonly threads: ThreadSync;
   private readonly census: Census;
   private readonly reader: SnapshotReader;
@@ -63,11 +83,14 @@ export class ReadPipeline {
     this.reader = new SnapshotReader(this.fs, this.inventory, this.threads, this.problems);
     const once = singleFlight(async ({ deadline, now }: { deadline: number; now: number }) => {
       const t0 = process.hrtime.bigint();
+      // The sources are asked alongside the /proc read, about the VMs the inventory knows now.
+      const vms = [...this.inventory.vms.values()].map(sourceVm);
       const [snapshot] = await Promise.all([
         this.reader.read(now, deadline),
-        ...this.sources.map((s) => s.collect?.(deadline)),
+        ...this.sources.map((s) => s.collect?.(deadline, vms)),
       ]);
       for (const s of this.sources) if (!s.healthy()) snapshot.failed.add(s.name);
+      this.attachGuestDisks(snapshot);
       for (const listener of this.listeners) listener(snapshot);
       return { snapshot, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
     });
@@ -89,6 +112,22 @@ export class ReadPipeline {
   /** Calls `listener` with every snapshot read. */
   onSnapshot(listener: (snap: Snapshot) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** QEMU's own disk counters, from the first source that has the VM, made monotonic by the VM's own ledger. */
+  private attachGuestDisks(snapshot: Snapshot): void {
+    for (const v of snapshot.vms) {
+      const vm = this.inventory.vms.get(v.pid);
+      if (!vm) continue;
+      let answer;
+      for (const s of this.guestSources) if ((answer = s.guestDisks(sourceVm(vm)))) break;
+      if (!answer) continue;
+      v.guestAgeSeconds = Math.max(0, (snapshot.at - answer.at) / 1000);
+      for (const d of v.disks) {
+        const stats = answer.disks.get(d.spec.name);
+        if (stats) d.guest = vm.guest.apply(d.spec.name, stats);
+      }
+    }
   }
 
   async stop(): Promise<void> {

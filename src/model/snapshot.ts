@@ -1,4 +1,5 @@
 /** What one read of the host saw: every VM's identity, threads by role, counters, pools and disks. The data model. */
+import type { GuestDiskStats } from '../host/guest-disk-stats.js';
 import type { SourceName } from '../host/problems.js';
 import type { ProcessIo } from '../host/procfs/io.js';
 import type { DiskSpec } from '../host/qemu/disk-spec.js';
@@ -25,6 +26,8 @@ export interface DiskSnapshot {
   /** Kernel name of the host block device, '' when none backs the disk. */
   hostDevice: string;
   stat: BlockStat | undefined;
+  /** QEMU's own counters for the disk (libvirt's API or QMP), monotonic for the VM's life; absent when no source has them. */
+  guest?: GuestDiskStats;
 }
 
 export interface VmSnapshot {
@@ -41,6 +44,8 @@ export interface VmSnapshot {
   cpuTicks: number;
   rssBytes: number | undefined;
   io: ProcessIo | undefined;
+  /** Seconds since a source last answered for this VM's disks (0: in this scrape); absent when none knows it. */
+  guestAgeSeconds?: number;
 }
 
 export interface Snapshot {

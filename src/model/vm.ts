@@ -1,4 +1,5 @@
 import type { QemuCmdline } from '../host/qemu/cmdline.js';
+import { GuestCounters } from './guest-disks.js';
 import type { VmIdentity } from './identity.js';
 import { ThreadLedger } from './thread-ledger.js';
 
@@ -14,6 +15,8 @@ export class Vm {
   rolesStale = false;
   /** A thread carries a name QEMU gives (QEMU ≥ 11 names threads without debug-threads=on). */
   qemuNames = false;
+  /** QEMU's disk counters, kept monotonic. */
+  readonly guest = new GuestCounters();
 
   constructor(
     readonly pid: number,

@@ -5,17 +5,29 @@
 import type { Point } from '../history.js';
 import { diskSleep } from './disk-sleep.js';
 import { SEVERITIES, type Finding } from './finding.js';
-import { slowestDisk, type Span } from './points.js';
+import { ioLatency } from './io-latency.js';
+import { diskLatencies, slowestDisk, type Span } from './points.js';
 import { rolesInferred } from './roles-inferred.js';
 import { switching } from './switching.js';
 import type { Thresholds } from './thresholds.js';
-import { workerPools } from './worker-pool.js';
+import { poolAtMax, workerPools } from './worker-pool.js';
 
 export function explainVm(points: Point[], th: Thresholds): Finding[] {
   const last = points.at(-1);
   if (!last) return [];
-  const span: Span = { first: points[0]!, last, dt: (last.t - points[0]!.t) / 1000, slowest: slowestDisk(points) };
-  const out: Finding[] = [...workerPools(points, span, th), ...diskSleep(points, span, th)];
+  const span: Span = {
+    first: points[0]!,
+    last,
+    dt: (last.t - points[0]!.t) / 1000,
+    slowest: slowestDisk(points),
+    latencies: diskLatencies(points),
+    guestSeen: last.vm.guestAgeSeconds !== undefined,
+  };
+  const out: Finding[] = [
+    ...workerPools(points, span, th),
+    ...ioLatency(span, (disk) => poolAtMax(points, disk)),
+    ...diskSleep(points, span, th),
+  ];
   if (span.dt >= 1) out.push(...switching(points, span, th));
   else {
     out.push({

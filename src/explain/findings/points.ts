@@ -53,6 +53,49 @@ export function slowestDisk(
   return best;
 }
 
+/** One busy disk's time per request as the guest saw it (QEMU's accounting) and as its host device did. */
+export interface DiskLatency {
+  disk: string;
+  /** Host device ('' when none could be read: then `hostMs` is undefined). */
+  dev: string;
+  /** Requests per second the guest completed. */
+  iops: number;
+  guestMs: number;
+  hostMs: number | undefined;
+}
+
+/** A disk must complete this many requests over the points for its latency to be worth a sentence. */
+const MIN_REQUESTS = 20;
+
+/**
+ * Per disk with QEMU's accounting over the points (from the first point that has it): the guest's time per read
+ * and write against the host device's over the same span. Flushes are left out: a host device sees no flush of
+ * its own for most of them.
+ */
+export function diskLatencies(points: Point[]): DiskLatency[] {
+  const out: DiskLatency[] = [];
+  const last = points.at(-1)!;
+  for (const b of last.vm.disks) {
+    if (!b.guest) continue;
+    const from = points.find((p) => diskOf(p.vm, b.spec.name)?.guest);
+    const a = from && diskOf(from.vm, b.spec.name)!.guest!;
+    const dt = from ? (last.t - from.t) / 1000 : 0;
+    if (!a || dt <= 0) continue;
+    const ops = b.guest.reads + b.guest.writes - a.reads - a.writes;
+    if (ops < MIN_REQUESTS) continue;
+    const ns = b.guest.readTimeNs + b.guest.writeTimeNs - a.readTimeNs - a.writeTimeNs;
+    const host = diskDelta(points.slice(points.indexOf(from)), b);
+    out.push({
+      disk: b.spec.name,
+      dev: b.hostDevice,
+      iops: ops / dt,
+      guestMs: ns / ops / 1e6,
+      hostMs: host && host.iops > 0 ? host.latencyMs : undefined,
+    });
+  }
+  return out;
+}
+
 export interface Span {
   first: Point;
   last: Point;
@@ -60,4 +103,8 @@ export interface Span {
   dt: number;
   /** The disk whose host device answered slowest (both the switching and the disk-sleep findings compare with it). */
   slowest: ReturnType<typeof slowestDisk>;
+  /** Busy disks' latency, guest against host device: the direct answer to "does it hurt?" (empty without QEMU's view). */
+  latencies: DiskLatency[];
+  /** libvirt's API or QMP gave QEMU's view of this VM's disks. */
+  guestSeen: boolean;
 }

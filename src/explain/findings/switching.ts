@@ -6,6 +6,7 @@ import type { Evidence, Finding } from './finding.js';
 import { capital, fmt, list, pct, threadsWord } from './format.js';
 import { roleSnapshot, totalsOf, type Span } from './points.js';
 import type { Thresholds } from './thresholds.js';
+import { latencySentence, qemuHurts, qemuMs } from './io-latency.js';
 
 /** Voluntary vs involuntary switches and run-queue wait: CPU contention, a starved guest, or just blocking I/O. */
 export function switching(points: Point[], span: Span, th: Thresholds): Finding[] {
@@ -33,7 +34,21 @@ export function switching(points: Point[], span: Span, th: Thresholds): Finding[
         { what: 'run-queue wait, share of wall time per thread', value: pct(share), unit: '%' },
       ];
       let against = '';
-      if (slowest && (r.role === 'worker' || r.role === 'iothread')) {
+      let verdict = 'The switching is the normal cost of blocking I/O, not a problem.';
+      const io = r.role === 'worker' || r.role === 'iothread';
+      // QEMU's own accounting answers directly whether the switching costs the guest anything; else compare the wait with the storage.
+      const measured = io ? [...span.latencies].sort((x, y) => (qemuMs(y) ?? 0) - (qemuMs(x) ?? 0))[0] : undefined;
+      if (measured) {
+        against = `; ${latencySentence(measured)}`;
+        evidence.push({
+          what: `time per request on disk ${measured.disk}, as the guest saw it`,
+          value: measured.guestMs,
+          unit: 'ms',
+        });
+        verdict = qemuHurts(measured)
+          ? "QEMU's own part is a large share of the guest's latency: see io_latency."
+          : "The guest's requests wait for the storage, not for these threads: the switching is the normal cost of blocking I/O, not a problem.";
+      } else if (slowest && io) {
         evidence.push({ what: `average request latency on ${slowest.dev}`, value: slowest.latencyMs, unit: 'ms' });
         against = ` — small next to the ${fmt(slowest.latencyMs)} ms a request takes on ${slowest.dev}`;
       }
@@ -41,7 +56,7 @@ export function switching(points: Point[], span: Span, th: Thresholds): Finding[
         id: 'blocking_io',
         severity: 'info',
         subject: threadsWord(r.role),
-        summary: `${capital(threadsWord(r.role))}: ${fmt(vol)} voluntary context switches a second (a thread blocks, then is woken when work arrives) against ${fmt(inv)} involuntary; each switch cost ${fmt(perWakeUs)} µs of run-queue wait${against}. The switching is the normal cost of blocking I/O, not a problem.`,
+        summary: `${capital(threadsWord(r.role))}: ${fmt(vol)} voluntary context switches a second (a thread blocks, then is woken when work arrives) against ${fmt(inv)} involuntary; each switch cost ${fmt(perWakeUs)} µs of run-queue wait${against}. ${verdict}`,
         evidence,
         advice: '',
       });

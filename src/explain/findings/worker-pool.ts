@@ -4,6 +4,7 @@ import { DEFAULT_POOL_MAX } from '../../model/identity.js';
 import type { Point } from '../history.js';
 import type { Evidence, Finding } from './finding.js';
 import { list } from './format.js';
+import { latencySentence } from './io-latency.js';
 import { diskDelta, diskOf, poolThreads, roleSnapshot, type Span } from './points.js';
 import type { Thresholds } from './thresholds.js';
 
@@ -13,6 +14,22 @@ function poolUse(d: DiskSpec): 'sgio' | 'threads' | undefined {
   return d.io === 'threads' || d.io === 'default' ? 'threads' : undefined;
 }
 const poolOfDisk = (d: DiskSpec): string => d.iothread || 'main';
+
+/**
+ * The pool a disk's pool-bound requests run on, named for a sentence, when it reached its maximum over the points
+ * (per pool where libvirt's cgroups tell, else the VM's worker peak against the pool's maximum).
+ */
+export function poolAtMax(points: Point[], disk: string): string | undefined {
+  const vm = points.at(-1)!.vm;
+  const spec = diskOf(vm, disk)?.spec;
+  if (!spec || poolUse(spec) === undefined) return undefined;
+  const pool = poolOfDisk(spec);
+  const max = vm.pools.find((q) => q.pool === pool)?.max ?? DEFAULT_POOL_MAX;
+  const cgroupKnown = vm.pools.some((p) => p.threads !== undefined);
+  const peak = Math.max(...points.map((p) => (cgroupKnown ? poolThreads(p.vm, pool) : (p.peak.worker ?? 0))));
+  if (peak < max) return undefined;
+  return `${pool === 'main' ? "The main loop's pool" : `Pool ${pool}`} (${String(max)} workers)`;
+}
 
 /** Pool size vs its maximum, whose pool it is, and why the configuration makes it grow. */
 export function workerPools(points: Point[], span: Span, th: Thresholds): Finding[] {
@@ -112,9 +129,15 @@ export function workerPools(points: Point[], span: Span, th: Thresholds): Findin
       causes.push(
         "No disk it serves sends reads and writes to the pool (io='native' or 'io_uring'): the workers run flushes, discards or ioctls.",
       );
+    // QEMU's view of the disks measures what the pool costs the guest; without it, the cost is argued.
+    const measured = span.latencies.filter((l) => served.some((d) => d.spec.name === l.disk));
+    const cost =
+      measured.length > 0
+        ? `: measured, ${list(measured.map(latencySentence))}.`
+        : `, latency the guest sees and the host device does not${span.guestSeen ? '.' : " (libvirt's API, or QMP with --collector.qmp, would measure it)."}`;
     const growth = atMax
-      ? `${name} grew to ${String(p.peak)} worker threads, its maximum (at it in ${String(samplesAtMax)} of ${String(points.length)} samples): any request beyond ${String(max)} in flight waits inside QEMU for a free worker, latency the guest sees and the host device does not.`
-      : `${name} grew to ${String(p.peak)} worker threads (its maximum is ${String(max)}).`;
+      ? `${name} grew to ${String(p.peak)} worker threads, its maximum (at it in ${String(samplesAtMax)} of ${String(points.length)} samples): any request beyond ${String(max)} in flight waits inside QEMU for a free worker${cost}`
+      : `${name} grew to ${String(p.peak)} worker threads (its maximum is ${String(max)})${measured.length > 0 ? `; ${list(measured.map(latencySentence))}` : ''}.`;
     if (atMax) {
       advice.push(
         luns.length > 0

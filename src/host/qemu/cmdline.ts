@@ -39,6 +39,8 @@ export interface QemuCmdline {
   /** `thread-pool-max` of the main loop's pool, from `-object main-loop`. */
   mainLoopPoolMax?: number;
   disks: DiskSpec[];
+  /** QMP sockets (control-mode monitors with a path), in argv order: the first is the one to ask. */
+  qmpSockets: string[];
   /** Options that were skipped because they could not be read. */
   warnings: string[];
 }
@@ -52,7 +54,7 @@ function poolMax(p: Props, what: string, warnings: string[]): number | undefined
 export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
   const warnings: string[] = [];
   const { opts, qemuOptions } = splitOptions(argv, warnings);
-  const result: QemuCmdline = { debugThreads: false, qemuOptions, iothreads: [], disks: [], warnings };
+  const result: QemuCmdline = { debugThreads: false, qemuOptions, iothreads: [], disks: [], qmpSockets: [], warnings };
   let smbiosUuid: string | undefined;
   const nameProps: Props = {};
   const declared: Declared = { drives: new Map(), anonymousDrives: new Set(), nodes: new Map(), devices: new Map() };
