@@ -65,6 +65,23 @@ export function vmDetail(): ClassicDashboard {
             { id: 'custom.lineWidth', value: 2 },
           ]),
       )
+      .withPanel(
+        timeseries({
+          title: 'Where the time goes: guest, host device, QEMU',
+          description:
+            "Per disk, the time a read or write takes as the guest saw it (QEMU's own accounting, from libvirt's API or QMP with --collector.qmp), as its host block device took it, and the difference: QEMU's part (the block thread pool's queue, its workers' wake-ups, the iothread). A small QEMU part means the threads and their context switches cost the guest little; a large one with the pool at its maximum means requests wait inside QEMU for a free worker (alert QemuAddsLatencyAtPoolMax). Empty without QEMU's view of the disks.",
+          unit: 's',
+          thresholds: ['green'],
+          queries: [
+            { expr: `domain_disk:qemu_disk_guest_latency_seconds:mean2m{${DISKS}}`, legend: 'guest: {{disk}}' },
+            { expr: `domain_disk:qemu_disk_host_latency_seconds:mean2m{${DISKS}}`, legend: 'host device: {{disk}}' },
+            { expr: `domain_disk:qemu_disk_added_latency_seconds:mean2m{${DISKS}}`, legend: 'QEMU adds: {{disk}}' },
+          ],
+          width: 24,
+          height: 8,
+          min: 0,
+        }).overrideByQuery('C', [{ id: 'custom.fillOpacity', value: 30 }]),
+      )
 
       .withRow(new RowBuilder('Scheduling and CPU'))
       .withPanel(

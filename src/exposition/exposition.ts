@@ -62,7 +62,10 @@ export class Exposition {
   async render(snap: Snapshot, durationSeconds: number): Promise<string> {
     this.vms.set(snap.vms.length);
     this.scrapeDuration.set(durationSeconds);
-    for (const source of SOURCE_NAMES) this.sourceSuccess.set({ source }, snap.failed.has(source) ? 0 : 1);
+    this.sourceSuccess.reset();
+    for (const source of SOURCE_NAMES) {
+      if (!snap.inactive.has(source)) this.sourceSuccess.set({ source }, snap.failed.has(source) ? 0 : 1);
+    }
     this.errors.reset();
     for (const e of this.problems.totals()) this.errors.inc({ source: e.source, reason: e.reason }, e.n);
     return renderVmMetrics(snap) + (await this.registry.metrics());

@@ -2,7 +2,16 @@ import type { Logger } from 'pino';
 import { FsError } from './host-fs.js';
 
 /** Where a problem came from: one value of `qemu_exporter_errors_total{source}` and `qemu_exporter_source_success{source}`. */
-export const SOURCE_NAMES = ['procfs', 'process_io', 'cgroup', 'libvirt', 'sysfs', 'disk_resolve'] as const;
+export const SOURCE_NAMES = [
+  'procfs',
+  'process_io',
+  'cgroup',
+  'libvirt',
+  'sysfs',
+  'disk_resolve',
+  'libvirt_api',
+  'qmp',
+] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
 
 /**

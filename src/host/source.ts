@@ -16,6 +16,8 @@ export interface Source {
   collect?(deadline: number, vms: readonly SourceVm[]): Promise<void>;
   /** Whether what it serves is good: false marks the source failed in the snapshot. */
   healthy(): boolean;
+  /** Whether it is in use at all (an optional source found nothing to speak to): else it has no success series. */
+  active?(): boolean;
 }
 
 /** A QEMU process as a source is asked about it. */

@@ -89,7 +89,10 @@ export class ReadPipeline {
         this.reader.read(now, deadline),
         ...this.sources.map((s) => s.collect?.(deadline, vms)),
       ]);
-      for (const s of this.sources) if (!s.healthy()) snapshot.failed.add(s.name);
+      for (const s of this.sources) {
+        if (s.active?.() === false) snapshot.inactive.add(s.name);
+        else if (!s.healthy()) snapshot.failed.add(s.name);
+      }
       this.attachGuestDisks(snapshot);
       for (const listener of this.listeners) listener(snapshot);
       return { snapshot, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };

@@ -79,7 +79,7 @@ export class SnapshotReader {
       a.identity.domain < b.identity.domain ? -1 : a.identity.domain > b.identity.domain ? 1 : a.pid - b.pid,
     );
     this.disambiguate(vms);
-    return { at: now, vms, partial, failed };
+    return { at: now, vms, partial, failed, inactive: new Set() };
   }
 
   /**

@@ -56,4 +56,6 @@ export interface Snapshot {
   partial: boolean;
   /** Sources that had a problem during this scrape (or are failing, like a bad libvirt status file). */
   failed: Set<SourceName>;
+  /** Optional sources not in use (no libvirt socket; QMP not enabled): no qemu_exporter_source_success for them. */
+  inactive: Set<SourceName>;
 }

@@ -925,6 +925,7 @@ const snapshotOf = (at: number, vms: VmSnapshot[], partial = false): Snapshot =>
   vms,
   partial,
   failed: new Set(),
+  inactive: new Set(),
 });
 
 test('History stays bounded: 1,000 snapshots 1 s apart keep at most window/interval + 2 points per VM (5 min window, 15 s interval)', async () => {
