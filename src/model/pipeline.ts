@@ -36,6 +36,8 @@ export interface PipelineOptions {
   /** qemu_threads_peak's sliding window. */
   peakWindowMs: number;
   log: Logger;
+  /** See SnapshotReader: the tests' reference of a read of every file. */
+  readEveryStatus?: boolean;
 }
 
 /** A snapshot and the seconds its read took. */
@@ -80,7 +82,7 @@ export class ReadPipeline {
     );
     this.threads = new ThreadSync(this.fs, this.inventory, this.problems, o.peakWindowMs);
     this.census = new Census(this.threads);
-    this.reader = new SnapshotReader(this.fs, this.inventory, this.threads, this.problems);
+    this.reader = new SnapshotReader(this.fs, this.inventory, this.threads, this.problems, o.readEveryStatus);
     const once = singleFlight(async ({ deadline, now }: { deadline: number; now: number }) => {
       const t0 = process.hrtime.bigint();
       // The sources are asked alongside the /proc read, about the VMs the inventory knows now.

@@ -38,6 +38,8 @@ export interface TrackedThread extends ThreadRole {
   base: Counters;
   /** The ledger's export count when this thread's spawn was counted (absent: seen at the first listing, no spawn). */
   spawnedAt?: number;
+  /** schedstat's time on a CPU and timeslices when its status was last read (absent: never read). */
+  ranAt?: { runNs: number; timeslices: number };
 }
 
 /**
