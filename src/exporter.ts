@@ -4,7 +4,7 @@ import { Explainer, type ExplainConfig } from './explain/explainer.js';
 import { Exposition, type BuildInfo } from './exposition/exposition.js';
 import type { Roots } from './host/host-fs.js';
 import type { Inventory } from './model/inventory.js';
-import { ReadPipeline } from './model/pipeline.js';
+import { ReadPipeline, type SourcesConfig } from './model/pipeline.js';
 import { buildServer } from './web/server.js';
 import type { WebConfig } from './web/web-config.js';
 
@@ -17,6 +17,7 @@ export interface ExporterOptions {
   scrapeTimeoutMs: number;
   maxRequests: number;
   explain: ExplainConfig;
+  sources: SourcesConfig;
   webConfigFile: string | undefined;
   /** Loaded by the caller: a bad file must stop startup before anything listens. */
   webConfig: WebConfig;
@@ -37,6 +38,7 @@ export class Exporter {
       processPattern: o.processPattern,
       peakWindowMs: o.peakWindowMs,
       log: o.log,
+      sources: o.sources,
     });
     this.explainer = new Explainer(this.pipeline, o.explain, { scrapeTimeoutMs: o.scrapeTimeoutMs, log: o.log });
     this.app = buildServer({

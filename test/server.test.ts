@@ -57,6 +57,7 @@ test('not ready until the first inventory is built', async () => {
     scrapeTimeoutMs: 10_000,
     maxRequests: 40,
     explain: parseConfig([], 't').explain,
+    sources: parseConfig([], 't').sources,
     webConfigFile: undefined,
     webConfig: { tls: undefined, headers: {}, users: new Map() },
     build: { version: 't', revision: 't' },

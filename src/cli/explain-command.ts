@@ -121,7 +121,13 @@ async function watchHost(
   );
   const log = createLogger(cfg.logLevel === 'debug' ? 'debug' : 'warn', cfg.logFormat);
   const roots = { procfs: cfg.procfs, sysfs: cfg.sysfs, rootfs: cfg.rootfs, libvirtStatusDir: cfg.libvirtStatusDir };
-  const pipeline = new ReadPipeline({ roots, processPattern: cfg.processPattern, peakWindowMs: cfg.peakWindowMs, log });
+  const pipeline = new ReadPipeline({
+    roots,
+    processPattern: cfg.processPattern,
+    peakWindowMs: cfg.peakWindowMs,
+    log,
+    sources: cfg.sources,
+  });
   const explainer = new Explainer(pipeline, cfg.explain, { scrapeTimeoutMs: cfg.scrapeTimeoutMs, log });
   try {
     await pipeline.open();

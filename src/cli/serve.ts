@@ -21,6 +21,7 @@ export function exporterOptions(
     scrapeTimeoutMs: cfg.scrapeTimeoutMs,
     maxRequests: cfg.maxRequests,
     explain: cfg.explain,
+    sources: cfg.sources,
     webConfigFile: cfg.webConfigFile,
     ...rest,
   };

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { HostFs, type Roots } from '../host/host-fs.js';
 import { PodStatusFiles } from '../host/libvirt/pod-status.js';
 import { LibvirtStatusDir } from '../host/libvirt/status-dir.js';
+import { QmpBlockstats } from '../host/qemu/qmp-source.js';
 import { Problems } from '../host/problems.js';
 import type { GuestDiskSource } from '../host/guest-disk-stats.js';
 import type { Source, SourceVm } from '../host/source.js';
@@ -30,6 +31,15 @@ export interface SourcesConfig {
   latencyHistogramNs: number[];
 }
 
+/** Only files: what a fixture tree or a test wants unless it asks for more. */
+const NO_SOURCES: SourcesConfig = {
+  libvirtSocket: undefined,
+  libvirtTimeoutMs: 2000,
+  qmp: false,
+  qmpTimeoutMs: 1000,
+  latencyHistogramNs: [],
+};
+
 export interface PipelineOptions {
   roots: Roots;
   processPattern: RegExp;
@@ -38,6 +48,8 @@ export interface PipelineOptions {
   log: Logger;
   /** See SnapshotReader: the tests' reference of a read of every file. */
   readEveryStatus?: boolean;
+  /** libvirt's API and QMP; default: neither. */
+  sources?: SourcesConfig;
 }
 
 /** A snapshot and the seconds its read took. */
@@ -56,7 +68,7 @@ export class ReadPipeline {
   readonly problems: Problems;
   readonly inventory: Inventory;
   private readonly sources: Source[];
-  private readonly guestSources: GuestDiskSource[] = [];
+  private readonly guestSources: GuestDiskSource[];
   private readonly threads: ThreadSync;
   private readonly census: Census;
   private readonly reader: SnapshotReader;
@@ -72,7 +84,14 @@ export class ReadPipeline {
     this.fs = new HostFs(o.roots);
     this.problems = new Problems(o.log);
     const libvirt = new LibvirtStatusDir(this.fs, this.problems);
-    this.sources = [libvirt];
+    const s = o.sources ?? NO_SOURCES;
+    const qmp = new QmpBlockstats(this.fs, this.problems, {
+      enabled: s.qmp,
+      timeoutMs: s.qmpTimeoutMs,
+      boundariesNs: s.latencyHistogramNs,
+    });
+    this.sources = [libvirt, qmp];
+    this.guestSources = [qmp];
     this.inventory = new Inventory(
       this.fs,
       o.processPattern,

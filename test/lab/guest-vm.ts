@@ -19,6 +19,8 @@ export interface GuestVmOptions {
   iodepths: number[];
   /** Every console line, as it arrives. */
   onLine: (line: string) => void;
+  /** A QMP socket for QEMU's own disk statistics (the exporter's --collector.qmp). */
+  qmpSocket?: string;
 }
 
 export interface GuestVm {
@@ -69,6 +71,7 @@ export function startGuestVm(opts: GuestVmOptions): GuestVm {
     `file=${escape(opts.disk)},if=none,id=drive0,format=raw,cache=none,aio=${opts.aio}`,
     '-device',
     'scsi-hd,bus=scsi0.0,drive=drive0,id=disk0',
+    ...(opts.qmpSocket === undefined ? [] : ['-qmp', `unix:${escape(opts.qmpSocket)},server=on,wait=off`]),
   ];
   const child = spawn(requireTool('setpriv'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => undefined); // a line sent as the guest powers off: nobody is listening any more

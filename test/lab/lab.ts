@@ -21,6 +21,8 @@ const SCRAPE_INTERVAL_MS = 250;
 const DISK_MIB = 256;
 /** The block-I/O cgroup QEMU runs in (one name: a run that was killed leaves nothing new behind). */
 const CGROUP = 'qemu-thread-exporter-lab';
+/** QEMU's read latency histogram's bins (--qmp.latency-histogram). */
+const HISTOGRAM = '1ms,2ms,5ms,10ms,20ms,50ms,100ms,200ms,500ms';
 
 export interface LabOptions {
   /** fio's runtime per iodepth, seconds. */
@@ -84,6 +86,9 @@ export async function runLab(options: Partial<LabOptions> = {}): Promise<LabResu
     // Only real QEMUs: on a crowded host (other tests' fake QEMUs) the census would fall behind.
     '--qemu.process-pattern=^qemu-system-x86_64$',
     '--explain.interval=1s',
+    // QEMU's own view of the disk, over the VM's QMP socket, with a latency histogram to check it by.
+    '--collector.qmp=true',
+    `--qmp.latency-histogram=${HISTOGRAM}`,
   ]);
   try {
     const runs: ModeRun[] = [];
@@ -132,7 +137,7 @@ async function runMode(
     if (line === 'LAB ready') guestSaid.ready = true;
     else if (line === 'LAB done') guestSaid.done = true;
     else if ((m = /^LAB iodepth=(\d+) start$/.exec(line))) {
-      current = { iodepth: Number(m[1]), start: now(), end: NaN, iops: undefined };
+      current = { iodepth: Number(m[1]), start: now(), end: NaN, iops: undefined, latencyMs: undefined };
       if (current.iodepth === opts.explainAt) explainSoon(current.iodepth);
     } else if (/^LAB iodepth=\d+ end$/.test(line) && current) {
       phases.push({ ...current, end: now() });
@@ -140,9 +145,12 @@ async function runMode(
         `${domain}: iodepth=${String(current.iodepth)} ran ${((now() - current.start) / 1000).toFixed(1)} s, ${String(current.iops ?? '?')} IOPS in the guest`,
       );
       current = undefined;
-    } else if (line.startsWith('3;fio-') && current)
-      current.iops = Number(line.split(';')[7]); // terse v3: field 8 is read IOPS
-    else if (line.startsWith('LAB error') || line.startsWith('qemu: ')) opts.log(`${domain}: ${line}`);
+    } else if (line.startsWith('3;fio-') && current) {
+      // terse v3: field 8 is read IOPS, field 40 the mean total latency of a read (µs)
+      const f = line.split(';');
+      current.iops = Number(f[7]);
+      current.latencyMs = Number(f[39]) / 1000;
+    } else if (line.startsWith('LAB error') || line.startsWith('qemu: ')) opts.log(`${domain}: ${line}`);
   };
 
   // explain, asked like an operator would while the phase runs (the VM, and its series, end with the guest).
@@ -160,7 +168,17 @@ async function runMode(
     explaining.catch(() => undefined); // awaited below; a failure must not be an unhandled rejection meanwhile
   };
 
-  const vm = startGuestVm({ name: domain, guest, disk, aio, runtimeS: opts.runtimeS, iodepths: opts.iodepths, onLine });
+  const qmpSocket = `${LAB_CACHE}/${domain}.qmp`;
+  const vm = startGuestVm({
+    name: domain,
+    guest,
+    disk,
+    aio,
+    runtimeS: opts.runtimeS,
+    iodepths: opts.iodepths,
+    onLine,
+    qmpSocket,
+  });
   // Started once QEMU is (startGuestVm throws when it is missing): a sampler nobody stops would keep the test alive.
   const sampler = startSampler(cli, domain, SCRAPE_INTERVAL_MS, () => current?.iodepth);
   let exited = false;

@@ -10,13 +10,23 @@ const WINDOW = 2000;
 function scrapes(from: number, to: number, peak: (t: number) => number): Sample[] {
   const out: Sample[] = [];
   for (let t = from; t < to; t += 250)
-    out.push({ t, iodepth: undefined, workers: peak(t), peak: peak(t), inFlight: peak(t), poolMax: 64 });
+    out.push({
+      t,
+      iodepth: undefined,
+      workers: peak(t),
+      peak: peak(t),
+      inFlight: peak(t),
+      poolMax: 64,
+      guest: undefined,
+      host: undefined,
+      histogramCount: undefined,
+    });
   return out;
 }
 
 const phases: Phase[] = [
-  { iodepth: 64, start: 0, end: 5000, iops: 500 },
-  { iodepth: 1, start: 5000, end: 10_000, iops: 500 },
+  { iodepth: 64, start: 0, end: 5000, iops: 500, latencyMs: undefined },
+  { iodepth: 1, start: 5000, end: 10_000, iops: 500, latencyMs: undefined },
 ];
 
 test('a peak still inside the window after its phase ended is not credited to the next phase', () => {
@@ -40,7 +50,7 @@ test('scrapes that came late cover less of the phase', () => {
 test('a phase without a single full window reports 0 workers and 0 coverage', () => {
   const [only] = phaseStats(
     scrapes(0, 1500, () => 9),
-    [{ iodepth: 8, start: 0, end: 1500, iops: undefined }],
+    [{ iodepth: 8, start: 0, end: 1500, iops: undefined, latencyMs: undefined }],
     WINDOW,
   );
   assert.equal(only!.workerPeak, 0);

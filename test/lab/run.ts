@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LAB_CACHE } from './guest-image.js';
 import { describeSetup, LAB_DEFAULTS, runLab, type LabResult } from './lab.js';
-import { resultsTable } from './results-table.js';
+import { latencyTable, resultsTable } from './results-table.js';
 import { workersChart } from './workers-chart.js';
 
 const DOCS = fileURLToPath(new URL('../../docs', import.meta.url));
@@ -34,7 +34,7 @@ const RESULT = `${LAB_CACHE}/result.json`;
 const result = values.replot
   ? (JSON.parse(await readFile(RESULT, 'utf8')) as LabResult)
   : await runLab({ runtimeS, iodepths, readIops });
-const table = resultsTable(result.runs);
+const table = `${resultsTable(result.runs)}\n${latencyTable(result.runs)}`;
 const seconds = (result.totalMs / 1000).toFixed(0);
 const explained = result.runs
   .filter((r) => r.explained)

@@ -16,6 +16,11 @@ export interface Sample {
   inFlight: number;
   /** qemu_thread_pool_max_threads (the largest pool's): the ceiling the workers can reach. */
   poolMax: number;
+  /** Reads and the seconds they took, cumulative: as QEMU accounted them (the guest's view), and the host device's. */
+  guest: { reads: number; seconds: number } | undefined;
+  host: { reads: number; seconds: number } | undefined;
+  /** qemu_disk_guest_read_latency_seconds_count, when QEMU's histogram is set. */
+  histogramCount: number | undefined;
 }
 
 export interface Sampler {
@@ -35,6 +40,12 @@ function pick(series: Map<string, number>, name: string, labels: Record<string, 
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** A domain's reads and read time, summed over its disks; undefined when the exporter has neither. */
+function counters(series: Map<string, number>, reads: string, seconds: string, domain: string): Sample['guest'] {
+  const r = pick(series, reads, { domain });
+  return r.length === 0 ? undefined : { reads: sum(r), seconds: sum(pick(series, seconds, { domain })) };
+}
 
 export function startSampler(
   cli: Cli,
@@ -64,6 +75,14 @@ export function startSampler(
           peak: pick(series, 'qemu_threads_peak', { domain, role: 'worker' })[0] ?? workers,
           inFlight: sum(pick(series, 'qemu_disk_io_now', { domain })),
           poolMax: Math.max(0, ...pick(series, 'qemu_thread_pool_max_threads', { domain })),
+          guest: counters(
+            series,
+            'qemu_disk_guest_reads_completed_total',
+            'qemu_disk_guest_read_time_seconds_total',
+            domain,
+          ),
+          host: counters(series, 'qemu_disk_reads_completed_total', 'qemu_disk_read_time_seconds_total', domain),
+          histogramCount: pick(series, 'qemu_disk_guest_read_latency_seconds_count', { domain })[0],
         });
       }
       await sleep(Math.max(0, due - Date.now()));

@@ -29,6 +29,7 @@ describe('parseQemuCmdline on real command lines', () => {
       uuid: '5a1b0e7e-1ab0-4a11-b0c5-000000000001',
       debugThreads: true,
       qemuOptions: true,
+      qmpSockets: [],
       iothreads: [{ id: 'iothread1' }],
       disks: [
         disk({
@@ -50,6 +51,7 @@ describe('parseQemuCmdline on real command lines', () => {
       uuid: 'e7b9aea0-564d-424b-bc87-9bb5375657f7',
       debugThreads: true,
       qemuOptions: true,
+      qmpSockets: [],
       iothreads: [{ id: 'iothread1' }],
       disks: [
         disk({ name: 'virtio-disk0', bus: 'virtio', source: '/var/lib/libvirt/images/vm1.qcow2' }),
@@ -163,7 +165,7 @@ describe('parseQemuCmdline: option splitting', () => {
   });
 
   test('returns an empty model for an empty argv or a bare binary', () => {
-    const empty = { debugThreads: false, qemuOptions: false, iothreads: [], disks: [], warnings: [] };
+    const empty = { debugThreads: false, qemuOptions: false, iothreads: [], disks: [], qmpSockets: [], warnings: [] };
     assert.deepEqual(parseQemuCmdline([]), empty);
     assert.deepEqual(parseQemuCmdline(['qemu-kvm']), empty);
   });
@@ -623,6 +625,8 @@ describe('parseQemuCmdline: platforms', () => {
     assert.equal(r.uuid, '7b10d7af-b932-4c66-b2c3-3996152ec465');
     assert.equal(r.debugThreads, true);
     assert.equal(r.qemuOptions, true);
+    // qemu-server's own QMP socket; qmeventd's chardev is a client QEMU connects out of (no server=on).
+    assert.deepEqual(r.qmpSockets, ['/var/run/qemu-server/100.qmp']);
     assert.deepEqual(r.iothreads, [{ id: 'iothread-virtio0' }]);
     assert.deepEqual(r.disks, [
       disk({

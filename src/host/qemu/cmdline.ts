@@ -6,6 +6,7 @@
  * and described in `warnings`.
  */
 import type { DiskSpec } from './disk-spec.js';
+import { qmpSocketsOf } from './qmp-sockets.js';
 import { disksOf, type BlockOption, type Declared } from './disks.js';
 import {
   bool,
@@ -54,7 +55,14 @@ function poolMax(p: Props, what: string, warnings: string[]): number | undefined
 export function parseQemuCmdline(argv: readonly string[]): QemuCmdline {
   const warnings: string[] = [];
   const { opts, qemuOptions } = splitOptions(argv, warnings);
-  const result: QemuCmdline = { debugThreads: false, qemuOptions, iothreads: [], disks: [], qmpSockets: [], warnings };
+  const result: QemuCmdline = {
+    debugThreads: false,
+    qemuOptions,
+    iothreads: [],
+    disks: [],
+    qmpSockets: qmpSocketsOf(argv),
+    warnings,
+  };
   let smbiosUuid: string | undefined;
   const nameProps: Props = {};
   const declared: Declared = { drives: new Map(), anonymousDrives: new Set(), nodes: new Map(), devices: new Map() };
