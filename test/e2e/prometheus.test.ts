@@ -57,7 +57,8 @@ before(async () => {
     ],
   });
   real = await startRealQemu({ name: realDomain });
-  cli = await startCli();
+  // QEMU's own view of the real QEMU's disk (its QMP socket): the guest-latency rules and panel have data.
+  cli = await startCli(['--collector.qmp=true']);
   target = cli.url.replace('http://', '');
   prometheus = await startPrometheus({ jobs: { [JOB]: [target] }, ruleFiles: [RULES_FILE] });
   // Both VMs scraped: from here on the template variables offer them.
@@ -178,11 +179,22 @@ async function resolveVariables(
   return values;
 }
 
-/** Every query of every panel, with the variables substituted; complaints for queries that return no data. */
-async function panelsWithoutData(d: DashboardJson, values: Record<string, string>): Promise<string[]> {
+/** Queries of QEMU's own view of the disks (libvirt's API, QMP): the fake QEMU speaks neither. */
+const GUEST_VIEW = /qemu_disk_(guest|added)_|guest_latency|added_latency/;
+
+/**
+ * Every query of every panel, with the variables substituted; complaints for queries that return no data (those of
+ * QEMU's own view of the disks only where the VM has one).
+ */
+async function panelsWithoutData(
+  d: DashboardJson,
+  values: Record<string, string>,
+  guestView = true,
+): Promise<string[]> {
   const complaints: string[] = [];
   for (const panel of dataPanels(d)) {
     for (const t of panel.targets ?? []) {
+      if (!guestView && GUEST_VIEW.test(t.expr)) continue;
       const expr = substitute(t.expr, values);
       let series: Series[];
       try {
@@ -215,7 +227,9 @@ test('every panel query of both dashboards evaluates and returns data', async ()
 
   const complaints = await untilEmpty(async () => [
     ...(await panelsWithoutData(hostOverview, hostValues)),
-    ...(await Promise.all(vmValues.map((values) => panelsWithoutData(vmDetail, values)))).flat(),
+    ...(
+      await Promise.all(vmValues.map((values) => panelsWithoutData(vmDetail, values, values.domain === realDomain)))
+    ).flat(),
   ]);
   assert.deepEqual(complaints, []);
   const queries = [hostOverview, vmDetail, vmDetail].flatMap(dataPanels).flatMap((p) => p.targets ?? []).length;
