@@ -55,6 +55,21 @@ export class HostFs {
     return join(this.roots.sysfs, ...parts);
   }
 
+  /** A host path under --path.rootfs (a socket, a disk source). */
+  host(hostPath: string): string {
+    return join(this.roots.rootfs, hostPath);
+  }
+
+  /** Whether something is at `path` (a socket appearing, a directory): false when missing or unreachable. */
+  exists(path: string): boolean {
+    try {
+      statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   libvirt(...parts: string[]): string {
     return join(this.roots.libvirtStatusDir, ...parts);
   }

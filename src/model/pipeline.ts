@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { HostFs, type Roots } from '../host/host-fs.js';
 import { PodStatusFiles } from '../host/libvirt/pod-status.js';
+import { LibvirtApi } from '../host/libvirt/api-source.js';
 import { LibvirtStatusDir } from '../host/libvirt/status-dir.js';
 import { QmpBlockstats } from '../host/qemu/qmp-source.js';
 import { Problems } from '../host/problems.js';
@@ -90,8 +91,9 @@ export class ReadPipeline {
       timeoutMs: s.qmpTimeoutMs,
       boundariesNs: s.latencyHistogramNs,
     });
-    this.sources = [libvirt, qmp];
-    this.guestSources = [qmp];
+    const api = new LibvirtApi(this.fs, this.problems, { socket: s.libvirtSocket, timeoutMs: s.libvirtTimeoutMs });
+    this.sources = [libvirt, api, qmp];
+    this.guestSources = [api, qmp];
     this.inventory = new Inventory(
       this.fs,
       o.processPattern,
