@@ -152,7 +152,7 @@ export function domainXml(type: 'kvm' | 'qemu', name: string, uuid: string, disk
 `;
 }
 
-async function defineFromXml(xml: string): Promise<void> {
+export async function defineFromXml(xml: string): Promise<void> {
   const file = `${tmpdir()}/qte-domain-${randomUUID()}.xml`;
   await writeFile(file, xml);
   try {

@@ -30,6 +30,8 @@ export class LibvirtApi implements Source, GuestDiskSource {
   private failedLast = false;
   private retryAt = 0;
   private backoffMs = BACKOFF_MS;
+  /** With `auto`: the socket found last. */
+  private found: string | undefined;
 
   constructor(
     private readonly fs: HostFs,
@@ -45,7 +47,10 @@ export class LibvirtApi implements Source, GuestDiskSource {
     await this.client?.close().catch(() => undefined);
   }
 
-  /** In use when configured: `auto` only while one of the sockets exists (a host without libvirt has none). */
+  /**
+   * In use when configured; `auto` once one of the sockets has existed (a host without libvirt has none; a libvirtd
+   * that goes away after is a failure to say, not a reason to fall silent).
+   */
   active(): boolean {
     return this.socketPath() !== undefined;
   }
@@ -105,7 +110,8 @@ export class LibvirtApi implements Source, GuestDiskSource {
     const { socket } = this.o;
     if (socket === undefined) return undefined;
     if (socket !== 'auto') return this.fs.host(socket);
-    return SOCKETS.map((s) => this.fs.host(s)).find((p) => this.fs.exists(p));
+    this.found = SOCKETS.map((s) => this.fs.host(s)).find((p) => this.fs.exists(p)) ?? this.found;
+    return this.found;
   }
 
   /** Domains that answered with counters; a domain that came back without them (busy) keeps its last answer. */
