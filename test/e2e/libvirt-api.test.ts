@@ -22,7 +22,7 @@ const name = `e2e-api-${String(process.pid)}`;
 const disk = `${LAB_CACHE}/${name}.raw`;
 const consolePath = `${LAB_CACHE}/${name}.console`;
 let cli: Cli;
-let serial: Socket;
+let serial: Socket | undefined;
 const lines: string[] = [];
 
 /** The lab's guest as a libvirt domain: its kernel and initramfs booted directly, fio on a virtio-scsi disk `sda`. */
@@ -83,15 +83,17 @@ before(async () => {
       return false;
     }
   });
-  createInterface({ input: serial }).on('line', (l) => lines.push(l.replace(/\r$/, '')));
+  const port = serial;
+  if (!port) throw new Error('no console socket');
+  createInterface({ input: port }).on('line', (l) => lines.push(l.replace(/\r$/, '')));
   await until('the guest to boot', 180_000, () => lines.includes('LAB ready'));
-  serial.write('go\n');
+  port.write('go\n');
   await until('fio to start', 30_000, () => lines.includes('LAB iodepth=8 start'));
   cli = await startCli();
 });
 after(async () => {
   serial?.destroy();
-  await cli?.terminate();
+  await (cli as Cli | undefined)?.terminate();
   await destroy(name);
   await rm(disk, { force: true });
   await stopLibvirt();
@@ -112,7 +114,7 @@ test("the guest's reads, counted by QEMU, through libvirt's API: they grow, and 
   const second = await cli.scrape();
   const r2 = reads(second)!;
   // fio at iodepth 8 on an unthrottled raw file: hundreds of reads a second even under TCG.
-  assert.ok(r2 - r1! > 100, `only ${String(r2 - r1!)} reads in 3 s`);
+  assert.ok(r2 - r1 > 100, `only ${String(r2 - r1)} reads in 3 s`);
   const latency = (value(second, 'qemu_disk_guest_read_time_seconds_total', { domain: name, disk: 'sda' }) ?? 0) / r2;
   assert.ok(latency > 0 && latency < 1, `time per read ${String(latency)} s`);
   assert.equal(value(second, 'qemu_disk_guest_stats_age_seconds', { domain: name }), 0);
