@@ -32,6 +32,8 @@ test('a malformed thread file is counted and logged; the scrape goes on with the
   try {
     const good = await live.scrape();
     writeFileSync(join(host, 'proc/4242/task/4244/status'), 'Name:\tIO iothread1\nvoluntary_ctxt_switches:\tgarbage\n');
+    // It ran since (schedstat moved), so its status is read again (a thread that did not run has the same one).
+    writeFileSync(join(host, 'proc/4242/task/4244/schedstat'), '999999999999 1 999999\n');
     writeFileSync(join(host, 'proc/4242/task/5000/stat'), '5000 (worker S 1 2');
     const text = await live.scrape();
     assert.ok((value(text, 'qemu_exporter_errors_total', { source: 'procfs', reason: 'parse' }) ?? 0) >= 2);
