@@ -39,6 +39,7 @@ export class Exporter {
       peakWindowMs: o.peakWindowMs,
       log: o.log,
       sources: o.sources,
+      syscalls: { everyMs: o.explain.intervalMs, poolBusy: o.explain.thresholds.poolBusy },
     });
     this.explainer = new Explainer(this.pipeline, o.explain, { scrapeTimeoutMs: o.scrapeTimeoutMs, log: o.log });
     this.app = buildServer({

@@ -127,6 +127,7 @@ async function watchHost(
     peakWindowMs: cfg.peakWindowMs,
     log,
     sources: cfg.sources,
+    syscalls: { everyMs: cfg.explain.intervalMs, poolBusy: cfg.explain.thresholds.poolBusy },
   });
   const explainer = new Explainer(pipeline, cfg.explain, { scrapeTimeoutMs: cfg.scrapeTimeoutMs, log });
   try {

@@ -1,6 +1,7 @@
 import type { BlockStat } from '../host/sysfs/block-stat.js';
 import { VM_LABELS } from '../model/identity.js';
-import { STATES, type Snapshot, type VmSnapshot } from '../model/snapshot.js';
+import { STATES } from '../host/procfs/task-state.js';
+import type { Snapshot, VmSnapshot } from '../model/snapshot.js';
 import type { Counters } from '../model/thread-ledger.js';
 import { escapeLabel, num, perDisk, type Emit, type Family } from './family.js';
 import { GUEST_FAMILIES } from './guest-families.js';
@@ -68,6 +69,15 @@ const FAMILIES: Family[] = [
     type: 'gauge',
     samples: (vm, d, emit) => {
       for (const r of vm.roles) for (const s of STATES) emit(`${d},role="${r.role}",state="${s}"`, r.states[s]);
+    },
+  },
+  {
+    name: 'qemu_threads_in_syscall',
+    help: 'Busy threads by the system call they were in and the disk it was on, as last seen (every --explain.interval, while a pool has --explain.pool-busy workers or an iothread or vCPU is in disk sleep); absent otherwise.',
+    type: 'gauge',
+    samples: (vm, d, emit) => {
+      for (const c of vm.syscalls?.counts ?? [])
+        emit(`${d},role="${c.role}",syscall="${c.syscall}",disk="${escapeLabel(c.disk)}"`, c.threads);
     },
   },
   {

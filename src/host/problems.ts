@@ -11,6 +11,7 @@ export const SOURCE_NAMES = [
   'disk_resolve',
   'libvirt_api',
   'qmp',
+  'syscall',
 ] as const;
 export type SourceName = (typeof SOURCE_NAMES)[number];
 

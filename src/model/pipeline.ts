@@ -12,6 +12,7 @@ import { Census } from './census.js';
 import { Inventory } from './inventory.js';
 import type { Snapshot } from './snapshot.js';
 import { SnapshotReader } from './snapshot-reader.js';
+import { SyscallObserver, type SyscallOptions } from './syscall-observer.js';
 import { ThreadSync } from './thread-sync.js';
 import type { Vm } from './vm.js';
 
@@ -51,6 +52,8 @@ export interface PipelineOptions {
   readEveryStatus?: boolean;
   /** libvirt's API and QMP; default: neither. */
   sources?: SourcesConfig;
+  /** When and whom the syscall observer looks at; default: the explain defaults (15 s, 8 workers). */
+  syscalls?: SyscallOptions;
 }
 
 /** A snapshot and the seconds its read took. */
@@ -73,6 +76,7 @@ export class ReadPipeline {
   private readonly threads: ThreadSync;
   private readonly census: Census;
   private readonly reader: SnapshotReader;
+  private readonly syscalls: SyscallObserver;
   private readonly listeners: ((snap: Snapshot) => void)[] = [];
 
   /**
@@ -92,7 +96,8 @@ export class ReadPipeline {
       boundariesNs: s.latencyHistogramNs,
     });
     const api = new LibvirtApi(this.fs, this.problems, { socket: s.libvirtSocket, timeoutMs: s.libvirtTimeoutMs });
-    this.sources = [libvirt, api, qmp];
+    this.syscalls = new SyscallObserver(this.fs, this.problems, o.syscalls ?? { everyMs: 15_000, poolBusy: 8 });
+    this.sources = [libvirt, api, qmp, this.syscalls];
     this.guestSources = [api, qmp];
     this.inventory = new Inventory(
       this.fs,
@@ -112,6 +117,8 @@ export class ReadPipeline {
         this.reader.read(now, deadline),
         ...this.sources.map((s) => s.collect?.(deadline, vms)),
       ]);
+      // Which threads are busy is known only from this read.
+      this.syscalls.observe(snapshot, this.inventory);
       for (const s of this.sources) {
         if (s.active?.() === false) snapshot.inactive.add(s.name);
         else if (!s.healthy()) snapshot.failed.add(s.name);

@@ -9,7 +9,8 @@ import type { DiskSpec } from '../host/qemu/disk-spec.js';
 import { ROLES, type Role } from '../host/qemu/thread-roles.js';
 import { parseBlockStat, type BlockStat } from '../host/sysfs/block-stat.js';
 import type { Inventory } from './inventory.js';
-import type { DiskSnapshot, RoleSnapshot, Snapshot, State, VmSnapshot } from './snapshot.js';
+import { stateOf, type State } from '../host/procfs/task-state.js';
+import type { DiskSnapshot, RoleSnapshot, Snapshot, VmSnapshot } from './snapshot.js';
 import { zeroCounters, type TrackedThread } from './thread-ledger.js';
 import type { ThreadSync } from './thread-sync.js';
 import type { Vm } from './vm.js';
@@ -23,16 +24,6 @@ const noStates = (): Record<State, number> => ({
   idle: 0,
   other: 0,
 });
-
-const STATE_OF: Record<string, State> = {
-  R: 'running',
-  S: 'sleeping',
-  D: 'disk_sleep',
-  T: 'stopped',
-  t: 'stopped',
-  Z: 'zombie',
-  I: 'idle',
-};
 
 const STATUS_RSS = '\nVmRSS:';
 const STATUS_SWITCHES = '\nvoluntary_ctxt_switches:';
@@ -208,7 +199,8 @@ export class SnapshotReader {
       c.userTicks = stat.utimeTicks;
       c.systemTicks = stat.stimeTicks;
       c.waitNs = sched.waitNs;
-      return { state: STATE_OF[stat.state] ?? 'other', rss };
+      t.state = stateOf(stat.state);
+      return { state: t.state, rss };
     } catch (err) {
       if (!problems.readFailed('procfs', 'thread', `cannot read thread ${t.tid} of pid ${vm.pid}`, err)) {
         vm.ledger.remove(t.tid);

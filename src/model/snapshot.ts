@@ -2,14 +2,13 @@
 import type { GuestDiskStats } from '../host/guest-disk-stats.js';
 import type { SourceName } from '../host/problems.js';
 import type { ProcessIo } from '../host/procfs/io.js';
+import type { SyscallKind } from '../host/procfs/syscall-kinds.js';
+import type { State } from '../host/procfs/task-state.js';
 import type { DiskSpec } from '../host/qemu/disk-spec.js';
 import type { Role } from '../host/qemu/thread-roles.js';
 import type { BlockStat } from '../host/sysfs/block-stat.js';
 import type { VmIdentity } from './identity.js';
 import type { Counters } from './thread-ledger.js';
-
-export const STATES = ['running', 'sleeping', 'disk_sleep', 'stopped', 'zombie', 'idle', 'other'] as const;
-export type State = (typeof STATES)[number];
 
 export interface RoleSnapshot {
   role: Role;
@@ -30,6 +29,23 @@ export interface DiskSnapshot {
   guest?: GuestDiskStats;
 }
 
+/** Threads of one role seen in one kind of system call, on one of the VM's disks ('' for none of them). */
+export interface SyscallCount {
+  role: Role;
+  syscall: SyscallKind;
+  disk: string;
+  /** The file or device those calls were on, as QEMU has it open ('' when no disk). */
+  file: string;
+  threads: number;
+}
+
+/** A busy VM's threads by system call, as last seen (see SyscallObserver). */
+export interface Syscalls {
+  /** When they were seen (ms since the epoch). */
+  at: number;
+  counts: SyscallCount[];
+}
+
 export interface VmSnapshot {
   identity: VmIdentity;
   pid: number;
@@ -46,6 +62,8 @@ export interface VmSnapshot {
   io: ProcessIo | undefined;
   /** Seconds since a source last answered for this VM's disks (0: in this scrape); absent when none knows it. */
   guestAgeSeconds?: number;
+  /** What its busy threads were doing at the last look; absent when nothing was busy (or it could not be seen). */
+  syscalls?: Syscalls;
 }
 
 export interface Snapshot {

@@ -1,5 +1,6 @@
 import type { Role } from '../host/qemu/thread-roles.js';
 import type { ThreadRole } from '../host/qemu/thread-roles.js';
+import type { State } from '../host/procfs/task-state.js';
 
 /** Cumulative per-thread counters, in the kernel's units. */
 export interface Counters {
@@ -40,6 +41,8 @@ export interface TrackedThread extends ThreadRole {
   spawnedAt?: number;
   /** schedstat's time on a CPU and timeslices when its status was last read (absent: never read). */
   ranAt?: { runNs: number; timeslices: number };
+  /** Its scheduler state at the last read (the syscall observer looks at iothreads and vCPUs in disk sleep). */
+  state?: State;
 }
 
 /**

@@ -58,19 +58,29 @@ async function unmount(point: string): Promise<void> {
   await run('umount', [point]).catch(() => run('umount', ['--lazy', point]));
 }
 
-/** `dir`/back/disk.raw (`sizeMiB` MiB, allocated), bindfs-mounted on `dir`/mnt, behind a new loop device. */
-export async function fuseLoopDisk(dir: string, sizeMiB: number): Promise<FuseLoopDisk> {
+/** A directory behind a FUSE filesystem that can be made to stop answering. */
+export interface FuseDir {
+  /** Where it is mounted (`dir`/mnt), showing `dir`/back. */
+  readonly mnt: string;
+  readonly back: string;
+  /** The bindfs process. */
+  readonly pid: number;
+  freeze(): Promise<void>;
+  thaw(): void;
+  abort(): void;
+  /** Thaws, unmounts (lazily if busy), and waits for bindfs to exit; `before` runs first (thawed, still mounted). */
+  remove(before?: () => Promise<void>): Promise<void>;
+}
+
+/** bindfs of `dir`/back on `dir`/mnt. Needs root (mount). */
+export async function fuseDir(dir: string): Promise<FuseDir> {
   const back = `${dir}/back`;
   const mnt = `${dir}/mnt`;
-  const file = `${mnt}/disk.raw`;
   const bindfs = requireTool('bindfs');
-  // What a run that was killed left: its loop device, its mount (its bindfs died with it: --pdeathsig).
-  for (const stale of await loopsOf(file)) await run('losetup', ['--detach', stale]);
+  // What a run that was killed left: its mount (its bindfs died with it: --pdeathsig).
   await unmount(mnt);
-
   await mkdir(back, { recursive: true });
   await mkdir(mnt, { recursive: true });
-  await createRawImage(`${back}/disk.raw`, sizeMiB);
   const child = spawn(requireTool('setpriv'), ['--pdeathsig', 'KILL', '--', bindfs, '-f', back, mnt], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -89,35 +99,28 @@ export async function fuseLoopDisk(dir: string, sizeMiB: number): Promise<FuseLo
       });
   });
   const alive = () => child.exitCode === null && child.signalCode === null;
-  const kill = async () => {
-    if (alive()) child.kill('SIGKILL');
-    await exited;
-  };
-  let loop: string | undefined;
-  const remove = async () => {
+  const remove = async (before?: () => Promise<void>) => {
     if (alive()) child.kill('SIGCONT');
-    if (loop !== undefined) await run('losetup', ['--detach', loop]);
-    loop = undefined;
+    await before?.();
     await unmount(mnt);
     // Unmounted, bindfs exits by itself; a stopped or stuck one is killed.
     await Promise.race([exited, sleep(10_000, undefined, { ref: false })]);
-    await kill();
+    if (alive()) child.kill('SIGKILL');
+    await exited;
   };
-
   try {
     for (let waited = 0; (await mounts()).get(mnt)?.startsWith('fuse') !== true; waited += 50) {
       if (!alive() || waited > 10_000)
         throw new Error(`bindfs did not mount ${mnt}${stderr ? `: ${stderr.trim()}` : ''}`);
       await sleep(50);
     }
-    loop = (await run('losetup', ['--find', '--show', '--direct-io=off', file])).trim();
   } catch (err) {
     await remove().catch(() => undefined);
     throw err;
   }
-  const path = loop;
   return {
-    path,
+    mnt,
+    back,
     pid: child.pid!,
     async freeze() {
       child.kill('SIGSTOP');
@@ -133,6 +136,39 @@ export async function fuseLoopDisk(dir: string, sizeMiB: number): Promise<FuseLo
     },
     abort() {
       if (alive()) child.kill('SIGKILL');
+    },
+    remove,
+  };
+}
+
+/** `dir`/back/disk.raw (`sizeMiB` MiB, allocated), bindfs-mounted on `dir`/mnt, behind a new loop device. */
+export async function fuseLoopDisk(dir: string, sizeMiB: number): Promise<FuseLoopDisk> {
+  const file = `${dir}/mnt/disk.raw`;
+  // What a run that was killed left: its loop device.
+  for (const stale of await loopsOf(file)) await run('losetup', ['--detach', stale]);
+  const fuse = await fuseDir(dir);
+  let loop: string | undefined;
+  const remove = () =>
+    fuse.remove(async () => {
+      if (loop !== undefined) await run('losetup', ['--detach', loop]);
+      loop = undefined;
+    });
+  try {
+    await createRawImage(`${fuse.back}/disk.raw`, sizeMiB);
+    loop = (await run('losetup', ['--find', '--show', '--direct-io=off', file])).trim();
+  } catch (err) {
+    await remove().catch(() => undefined);
+    throw err;
+  }
+  return {
+    path: loop,
+    pid: fuse.pid,
+    freeze: () => fuse.freeze(),
+    thaw: () => {
+      fuse.thaw();
+    },
+    abort: () => {
+      fuse.abort();
     },
     remove,
   };

@@ -5,7 +5,8 @@
  *   lab.runtime=SECONDS   fio's runtime per phase
  *   lab.iodepths=1,8,…    one fio run per iodepth, in this order
  * After `LAB ready` it waits for a line on the console: the host sends `go` once QEMU's worker pool is empty,
- * so the first phase starts from a clean pool.
+ * so the first phase starts from a clean pool. After `LAB done` it waits for another (`bye`, or 60 s) before it
+ * powers off: the host may still be asking about the VM.
  */
 export const INIT_SCRIPT = `#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -43,5 +44,6 @@ for depth in $iodepths; do
   echo "LAB iodepth=$depth end"
 done
 echo "LAB done"
+read -t 60 bye
 poweroff -f
 `;

@@ -204,6 +204,9 @@ async function runMode(
     const phaseBudgetMs = opts.iodepths.length * (opts.runtimeS + 30) * 1000;
     await until(() => guestSaid.done || exited, phaseBudgetMs, 'fio to finish');
     if (!guestSaid.done) throw new Error('QEMU exited before fio finished');
+    // explain asks about the VM while it lives: on a loaded host its answer can come after fio's last phase.
+    await explaining?.catch(() => undefined);
+    vm.send('bye');
     await Promise.race([vm.exited, sleep(30_000, undefined, { ref: false })]);
   } catch (err) {
     throw new Error(`${domain}: ${(err as Error).message}\nlast console lines:\n${consoleTail.join('\n')}`, {

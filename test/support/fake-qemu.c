@@ -17,6 +17,9 @@
  *   lateburst N MS NAME_MS  as burst, but each starts unnamed (the process name) and names itself
  *                 "worker" after NAME_MS with prctl(PR_SET_NAME), as QEMU's threads do -> "ok N"
  *   spin MS       pool worker 0 burns CPU for MS     -> "ok" when done
+ *   open PATH     opens PATH read-write (a FIFO too) -> "ok FD"
+ *   block CALL FD N  N extra "worker"s, each making one CALL on FD that blocks: read, pread, fsync, or ioctl
+ *                 (SG_IO, as QEMU's scsi-block does) -> "ok N" once all have started; each exits when its call returns
  *   tids          "TID=NAME" per thread, tab-separated (pool included, bursts not)
  *   quit          -> "bye", exit
  * Prints "ready" once the initial threads are named; exits when stdin closes.
@@ -31,6 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <scsi/sg.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,6 +160,23 @@ static void *late_burster(void *arg) {
   return NULL;
 }
 
+/* block: one system call on a descriptor, from a thread named like QEMU's pool workers. */
+static char block_call[16];
+static void *blocker(void *arg) {
+  struct thr *t = arg;
+  hello(t);
+  int fd = (int)t->ms;
+  char buf[4096];
+  if (!strcmp(block_call, "read")) (void)!read(fd, buf, sizeof buf);
+  else if (!strcmp(block_call, "pread")) (void)!pread(fd, buf, sizeof buf, 0);
+  else if (!strcmp(block_call, "fsync")) fsync(fd);
+  else {
+    sg_io_hdr_t hdr = {.interface_id = 'S'};
+    ioctl(fd, SG_IO, &hdr);
+  }
+  return NULL;
+}
+
 static struct thr *spawn(const char *name, void *(*fn)(void *), long ms) {
   struct thr *t = calloc(1, sizeof *t);
   if (!t) die("calloc");
@@ -230,6 +253,14 @@ static void command(char *line) {
     pthread_mutex_unlock(&t->mu);
     while (sem_wait(&t->done) && errno == EINTR) {}
     printf("ok\n");
+  } else if (!strncmp(line, "open ", 5)) {
+    int fd = open(line + 5, O_RDWR);
+    if (fd < 0) printf("error open %s: %s\n", line + 5, strerror(errno));
+    else printf("ok %d\n", fd);
+  } else if (sscanf(line, "block %15s %ld %ld", block_call, &a, &b) == 3 && a >= 0 && b > 0) {
+    for (long i = 0; i < b; i++) spawn("worker", blocker, a);
+    await_started((int)b);
+    printf("ok %ld\n", b);
   } else if (strcmp(line, "tids") == 0) {
     print_tids();
   } else if (strcmp(line, "quit") == 0) {

@@ -5,14 +5,10 @@ import type { Point } from '../history.js';
 import type { Evidence, Finding } from './finding.js';
 import { list } from './format.js';
 import { latencySentence } from './io-latency.js';
+import { observedWorkers, poolUse } from './observed.js';
 import { diskDelta, diskOf, poolThreads, roleSnapshot, type Span } from './points.js';
 import type { Thresholds } from './thresholds.js';
 
-/** How a disk uses the block thread pool for its reads and writes, if it does. */
-function poolUse(d: DiskSpec): 'sgio' | 'threads' | undefined {
-  if (d.deviceType === 'lun') return 'sgio';
-  return d.io === 'threads' || d.io === 'default' ? 'threads' : undefined;
-}
 const poolOfDisk = (d: DiskSpec): string => d.iothread || 'main';
 
 /**
@@ -38,6 +34,8 @@ export function workerPools(points: Point[], span: Span, th: Thresholds): Findin
   if (rolePeak < th.poolBusy) return [];
   let users = vm.disks.filter((d) => d.spec.source !== '' && poolUse(d.spec) !== undefined);
   const out: Finding[] = [];
+  // Seen, not inferred: what the workers were doing at the syscall observer's last look (absent without CAP_SYS_PTRACE).
+  const observed = observedWorkers(vm, span.last.t);
 
   // Whose pool: from libvirt's cgroups (workers inherit their event loop's group), else from the disks' iothreads.
   const cgroupKnown = vm.pools.some((p) => p.threads !== undefined);
@@ -160,11 +158,12 @@ export function workerPools(points: Point[], span: Span, th: Thresholds): Findin
           unit: '',
         });
     }
+    if (observed) evidence.push(...observed.evidence);
     out.push({
       id: 'worker_pool',
-      severity: atMax ? 'warning' : 'info',
+      severity: atMax && !observed?.idle ? 'warning' : 'info',
       subject: p.pool === undefined ? 'block thread pool' : `pool ${p.pool}`,
-      summary: `${growth} ${causes.join(' ')} ${p.how}`,
+      summary: `${growth} ${causes.join(' ')}${observed ? ` ${observed.summary}` : ''} ${p.how}`,
       evidence,
       advice: advice.join(' '),
     });
