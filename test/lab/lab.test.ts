@@ -75,6 +75,14 @@ test(
     assert.match(full.summary, /Disk disk0 uses io='threads'/);
     assert.match(full.advice, /io='native'/);
     assert.match(threads!.explained!.text, /WARNING \[worker_pool\] Pool iothread1 grew to 64 worker threads/);
+    // Seen, not only inferred: most workers are blocked in a read on the throttled disk, named by it.
+    const inRead = full.evidence.find((x) => x.what === 'workers in a read on disk disk0')?.value ?? 0;
+    const looked = full.evidence.filter((x) => x.what.startsWith('workers ')).reduce((n, x) => n + x.value, 0);
+    assert.ok(
+      inRead * 2 > looked,
+      `${String(inRead)} of ${String(looked)} workers seen in a read on disk0:\n${full.summary}`,
+    );
+    assert.match(full.summary, /in a read on \/dev\/loop\d+ \(disk disk0\)/);
     // aio=native: no pool problem.
     assert.deepEqual(
       pool(native).filter((f) => f.severity !== 'info'),
@@ -82,6 +90,8 @@ test(
       native!.explained!.text,
     );
     assert.doesNotMatch(native!.explained!.text, /(WARNING|CRITICAL) \[worker_pool\]/);
+    // Linux AIO needs no pool: nothing is reported about workers.
+    assert.doesNotMatch(native!.explained!.text, /workers (in|waiting)/);
 
     // QEMU's own accounting, over QMP, against fio's figures in the guest. QEMU counts a read from when its device
     // model takes it to its completion: the guest's own time (its block layer, virtio-scsi, TCG's emulation) comes on
