@@ -21,7 +21,8 @@ export class FrameReader {
       // Grown by doubling (a peer trickling one byte at a time costs copies linear in the bytes, not quadratic), and
       // compacted: what was already handed out is not kept.
       const size = this.end - this.start + chunk.length;
-      const grown = Buffer.allocUnsafe(Math.max(size, Math.min(2 * this.buf.length, this.frameLen ?? size)));
+      const doubled = Math.min(2 * this.buf.length, this.frameLen ?? Infinity);
+      const grown = Buffer.allocUnsafe(Math.max(size, doubled));
       this.buf.copy(grown, 0, this.start, this.end);
       this.buf = grown;
       this.end -= this.start;
