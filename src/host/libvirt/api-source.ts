@@ -88,10 +88,12 @@ export class LibvirtApi implements Source, GuestDiskSource {
         this.retryAt = Date.now() + this.backoffMs;
         this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
       }
+      // A peer that does not speak libvirt's RPC (kind `protocol`) sent something not in its format: `parse`, as a
+      // malformed stats record is, not `io`.
       const reason: Reason =
         err instanceof LibvirtTimeoutError
           ? 'timeout'
-          : err instanceof LibvirtError
+          : err instanceof LibvirtError && err.kind !== 'protocol'
             ? err.kind === 'auth' || err.errno === 'EACCES'
               ? 'denied'
               : 'io'

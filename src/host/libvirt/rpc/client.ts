@@ -26,71 +26,15 @@ import {
   encodeCall,
   encodeConnectOpen,
   encodeGetAllDomainStats,
-  frameLength,
-  type RemoteError,
 } from './protocol.js';
+import { LibvirtError, LibvirtRemoteError, LibvirtTimeoutError } from './errors.js';
+import { FrameReader } from './frame-reader.js';
+
+export { LibvirtError, LibvirtRemoteError, LibvirtTimeoutError, type LibvirtErrorKind } from './errors.js';
 
 /** Monolithic libvirtd's read-only socket; the modular daemons' is /run/libvirt/virtqemud-sock-ro. */
 export const DEFAULT_SOCKET = '/run/libvirt/libvirt-sock-ro';
 export const DEFAULT_URI = 'qemu:///system';
-
-/**
- * Why a call failed: `connect` (no connection: `errno` is ENOENT, ECONNREFUSED, EACCES, …), `closed` (the connection
- * ended: the daemon went away or reset it, or an earlier call timed out), `protocol` (the peer does not speak
- * libvirt's RPC: a frame too short or too long, a malformed reply), `auth` (the socket wants an authentication this
- * client does not do), `remote` (libvirt answered with an error), `timeout`.
- */
-export type LibvirtErrorKind = 'connect' | 'closed' | 'protocol' | 'auth' | 'remote' | 'timeout';
-
-export class LibvirtError extends Error {
-  override readonly name: string = 'LibvirtError';
-  readonly errno: string | undefined;
-  constructor(
-    readonly kind: LibvirtErrorKind,
-    readonly socketPath: string,
-    message: string,
-    extra: { cause?: unknown; errno?: string | undefined } = {},
-  ) {
-    super(`libvirt ${socketPath}: ${message}`, 'cause' in extra ? { cause: extra.cause } : undefined);
-    this.errno = extra.errno;
-  }
-}
-
-export class LibvirtTimeoutError extends LibvirtError {
-  override readonly name = 'LibvirtTimeoutError';
-  constructor(
-    socketPath: string,
-    /** The call that got no answer, or `connection`. */
-    readonly waitingFor: string,
-    budgetMs: number,
-  ) {
-    super(
-      'timeout',
-      socketPath,
-      `no ${waitingFor === 'connection' ? 'connection' : `answer to ${waitingFor}`} within ${Math.max(0, Math.round(budgetMs))} ms`,
-    );
-  }
-}
-
-/** libvirt's error reply: virterror.h's `code` (virErrorNumber) and `domain` (virErrorDomain), and its message. */
-export class LibvirtRemoteError extends LibvirtError {
-  override readonly name = 'LibvirtRemoteError';
-  readonly code: number;
-  readonly domain: number;
-  readonly remoteMessage: string;
-  constructor(socketPath: string, call: string, err: RemoteError) {
-    const text = err.message ?? '(no message)';
-    // A peer's 4 MiB message must not become a 4 MiB log line; the whole of it stays in `remoteMessage`.
-    super(
-      'remote',
-      socketPath,
-      `${call}: ${text.length > 300 ? `${text.slice(0, 300)}…` : text} (code ${err.code}, domain ${err.domain})`,
-    );
-    this.code = err.code;
-    this.domain = err.domain;
-    this.remoteMessage = text;
-  }
-}
 
 export interface LibvirtClientOptions {
   socketPath?: string;
@@ -116,10 +60,7 @@ export class LibvirtClient {
   private serial = 0;
   private readonly pending = new Map<number, Pending>();
   private waitingForConnection: ((err?: LibvirtError) => void) | undefined;
-  /** Bytes received and not yet framed, and the length of the frame being read (once its length word is in). */
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private frameLen: number | undefined;
+  private reader = new FrameReader();
 
   constructor(opts: LibvirtClientOptions = {}) {
     this.socketPath = opts.socketPath ?? DEFAULT_SOCKET;
@@ -220,16 +161,11 @@ export class LibvirtClient {
       );
     });
     sock.on('close', () => {
-      const partial =
-        this.frameLen !== undefined || this.buffered > 0
-          ? ` in the middle of a message (${this.buffered + (this.frameLen === undefined ? 0 : 4)} of ${this.frameLen ?? '?'} bytes)`
-          : '';
+      const partial = this.sock === sock ? this.reader.describePartial() : '';
       this.fail(sock, new LibvirtError('closed', this.socketPath, `the daemon closed the connection${partial}`));
     });
     this.sock = sock;
-    this.chunks = [];
-    this.buffered = 0;
-    this.frameLen = undefined;
+    this.reader = new FrameReader();
     return sock;
   }
 
@@ -271,31 +207,14 @@ export class LibvirtClient {
     });
   }
 
-  /** The first `n` buffered bytes (n ≤ buffered); chunks are joined only once a whole frame is in. */
-  private take(n: number): Buffer {
-    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
-    const rest = all.subarray(n);
-    this.chunks = rest.length > 0 ? [rest] : [];
-    this.buffered = rest.length;
-    return all.subarray(0, n);
-  }
-
   private onData(sock: Socket, chunk: Buffer): void {
     if (this.sock !== sock) return;
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
+    const reader = this.reader;
+    reader.push(chunk);
     try {
-      while (this.sock === sock) {
-        if (this.frameLen === undefined) {
-          if (this.buffered < 4) return;
-          // Checked before waiting for the rest: a length over the protocol's maximum is refused, never buffered.
-          this.frameLen = frameLength(this.take(4));
-        }
-        if (this.buffered < this.frameLen - 4) return;
-        const frame = this.take(this.frameLen - 4);
-        this.frameLen = undefined;
+      // A frame can end the connection (a reply to nothing in flight): the rest of the chunk is then not read.
+      for (let frame = reader.next(); frame !== undefined && this.sock === sock; frame = reader.next())
         this.onFrame(frame);
-      }
     } catch (err) {
       const message = err instanceof ParseError ? err.message : String(err);
       this.fail(sock, new LibvirtError('protocol', this.socketPath, message, { cause: err }));
@@ -339,9 +258,7 @@ export class LibvirtClient {
     this.sock = undefined;
     this.opened = false;
     sock.destroy();
-    this.chunks = [];
-    this.buffered = 0;
-    this.frameLen = undefined;
+    this.reader = new FrameReader();
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
       p.reject(err);

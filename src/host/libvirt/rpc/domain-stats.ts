@@ -55,15 +55,24 @@ const VCPU_COUNTERS: Record<string, 'delayNs' | 'waitNs'> = { delay: 'delayNs', 
 /** `block.N.rest` / `vcpu.N.rest`, N a decimal without leading zeros (libvirt formats it with %zu / %u). */
 const INDEXED = /^(block|vcpu)\.(0|[1-9]\d{0,8})\.(.+)$/s;
 
+/**
+ * A whole, non-negative value (libvirt sends its counters as ULLONG: an exact bigint here) as a Number: beyond 2^53
+ * it is the nearest double, the value Prometheus would store from the exact decimal, so nothing is lost that the
+ * exposition keeps.
+ */
 function counter(field: string, value: unknown): number {
+  if (typeof value === 'bigint' && value >= 0n) return Number(value);
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0)
-    throw new ParseError(`libvirt stats: ${field} is ${JSON.stringify(value)}, not a counter`);
+    throw new ParseError(`libvirt stats: ${field} is ${show(value)}, not a counter`);
   return value;
 }
 
+/** A value for an error message: a bigint (which JSON.stringify refuses) as digits, a peer's 4 MiB string cut short. */
+const show = (value: unknown): string =>
+  (typeof value === 'bigint' ? String(value) : JSON.stringify(value)).slice(0, 80);
+
 function text(field: string, value: unknown): string {
-  if (typeof value !== 'string')
-    throw new ParseError(`libvirt stats: ${field} is ${JSON.stringify(value)}, not a string`);
+  if (typeof value !== 'string') throw new ParseError(`libvirt stats: ${field} is ${show(value)}, not a string`);
   return value;
 }
 

@@ -150,7 +150,8 @@ export function decodeVoid(body: Buffer, what: string): void {
 /** remote_typed_param: the value by its type (libvirt-common.h.in: virTypedParameterType 1–7). */
 export interface TypedParam {
   field: string;
-  value: number | boolean | string;
+  /** INT, UINT and DOUBLE as a number; LLONG and ULLONG as an exact bigint. */
+  value: number | bigint | boolean | string;
 }
 
 /** remote_domain_stats_record: the domain (remote_nonnull_domain) and its typed params. */

@@ -37,14 +37,13 @@ export class XdrReader {
     return this.buf.readUInt32BE(this.need(4, what));
   }
 
-  /** A 64-bit value as a Number: exact up to 2^53, rounded to the nearest double beyond (as Prometheus stores it). */
-  hyper(what = 'hyper'): number {
-    return Number(this.buf.readBigInt64BE(this.need(8, what)));
+  /** A 64-bit value, exact: a Number would round it beyond 2^53 (104 days of nanoseconds) before anyone chose to. */
+  hyper(what = 'hyper'): bigint {
+    return this.buf.readBigInt64BE(this.need(8, what));
   }
 
-  /** Exact up to 2^53, rounded to the nearest double beyond. */
-  uhyper(what = 'unsigned hyper'): number {
-    return Number(this.buf.readBigUInt64BE(this.need(8, what)));
+  uhyper(what = 'unsigned hyper'): bigint {
+    return this.buf.readBigUInt64BE(this.need(8, what));
   }
 
   double(what = 'double'): number {
