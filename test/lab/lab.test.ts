@@ -96,7 +96,9 @@ test(
     // QEMU's own accounting, over QMP, against fio's figures in the guest. QEMU counts a read from when its device
     // model takes it to its completion: the guest's own time (its block layer, virtio-scsi, TCG's emulation) comes on
     // top of that in fio's figure and not in QEMU's, so QEMU's time per read is at most fio's and, on this slow disk
-    // (milliseconds a read), most of it; at iodepth 1 TCG's overhead is the largest share, so from iodepth 8 on.
+    // (milliseconds a read), most of it once requests queue on the host device (from iodepth 32: at 8 the guest's
+    // share under TCG grows with the host's load — 0.55× fio's on a host loaded 18×); at iodepth 1 TCG's overhead is
+    // the largest share.
     for (const run of [threads, native]) {
       for (const depth of result.options.iodepths.filter((d) => d >= 8)) {
         const s = statsOf(run, depth);
@@ -109,10 +111,9 @@ test(
           where,
         );
         assert.ok(Math.abs(s.qemuIops / s.iops - 1) <= 0.15, `reads per second differ by over 15%: ${where}`);
-        assert.ok(
-          s.qemuLatencyMs <= s.fioLatencyMs * 1.05 && s.qemuLatencyMs >= s.fioLatencyMs * 0.6,
-          `time per read out of [0.6, 1.05] × fio's: ${where}`,
-        );
+        assert.ok(s.qemuLatencyMs <= s.fioLatencyMs * 1.05, `time per read over 1.05 × fio's: ${where}`);
+        if (depth >= 32)
+          assert.ok(s.qemuLatencyMs >= s.fioLatencyMs * 0.6, `time per read under 0.6 × fio's: ${where}`);
         // The histogram counts every read QEMU accounts: its count grows exactly as the read counter.
         assert.equal(s.histogramCounted, s.readsCounted, `histogram count vs reads: ${where}`);
       }
