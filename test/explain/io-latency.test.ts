@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ioLatency } from '../../src/explain/findings/io-latency.js';
-import { observedWorkers } from '../../src/explain/findings/observed.js';
+import { blockedOnStorage, observedWorkers } from '../../src/explain/findings/observed.js';
 import type { DiskLatency, Span } from '../../src/explain/findings/points.js';
 import type { DiskSpec } from '../../src/host/qemu/disk-spec.js';
 import type { SyscallCount, VmSnapshot } from '../../src/model/snapshot.js';
@@ -142,5 +142,25 @@ describe('the workers, observed', () => {
       /63 waiting for work \(futex\) and 1 running\. Most of the pool is idle capacity, not a backlog/,
     );
     assert.equal(observedWorkers({ disks: [] } as unknown as VmSnapshot, 0), undefined);
+  });
+
+  test('for disk sleep: who waits on which disk, per role; waiting for work or events is not storage', () => {
+    const vm = {
+      disks: [],
+      syscalls: {
+        at: 0,
+        counts: [
+          { role: 'iothread', syscall: 'flush', disk: 'sdc', file: '/dev/sdc', threads: 1 },
+          { role: 'worker', syscall: 'read', disk: 'sdc', file: '/dev/sdc', threads: 8 },
+          { role: 'worker', syscall: 'futex', disk: '', file: '', threads: 3 },
+          { role: 'vcpu', syscall: 'other', disk: '', file: '', threads: 1 },
+        ],
+      },
+    } as unknown as VmSnapshot;
+    assert.equal(
+      blockedOnStorage(vm),
+      'Seen in their system calls: iothreads, 1 in a flush (fsync) on /dev/sdc (disk sdc); worker threads, 8 in a read on /dev/sdc (disk sdc).',
+    );
+    assert.equal(blockedOnStorage({ disks: [] } as unknown as VmSnapshot), undefined);
   });
 });

@@ -3,6 +3,7 @@ import type { Role } from '../../host/qemu/thread-roles.js';
 import type { Point } from '../history.js';
 import type { Evidence, Finding } from './finding.js';
 import { fmt, list, pct, threadsWord } from './format.js';
+import { blockedOnStorage } from './observed.js';
 import { diskOf, totalsOf, type Span } from './points.js';
 import type { Thresholds } from './thresholds.js';
 
@@ -34,6 +35,13 @@ export function stuckDevice(
  * ioctl), so only a host device slower than the threshold, or one that stopped completing requests, is reported.
  */
 export function diskSleep(points: Point[], span: Span, th: Thresholds): Finding[] {
+  return sleepFindings(points, span, th).map((f) => {
+    const seen = blockedOnStorage(span.last.vm);
+    return seen ? { ...f, summary: `${f.summary} ${seen}` } : f;
+  });
+}
+
+function sleepFindings(points: Point[], span: Span, th: Thresholds): Finding[] {
   if (points.length < 2 || span.dt < 1) return [];
   const sleeping = (p: Point) => Object.values(p.diskSleep).reduce((s, n) => s + n, 0);
   const withD = points.filter((p) => sleeping(p) > 0).length;

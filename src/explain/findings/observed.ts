@@ -7,7 +7,7 @@ import type { SyscallKind } from '../../host/procfs/syscall-kinds.js';
 import type { DiskSpec } from '../../host/qemu/disk-spec.js';
 import type { SyscallCount, VmSnapshot } from '../../model/snapshot.js';
 import type { Evidence } from './finding.js';
-import { fmt, list } from './format.js';
+import { fmt, list, threadsWord } from './format.js';
 
 const WORDS: Record<SyscallKind, string> = {
   ioctl_sg_io: 'ioctl(SG_IO)',
@@ -84,4 +84,28 @@ export function observedWorkers(vm: VmSnapshot, at: number): Observed | undefine
     unit: '',
   }));
   return { summary, idle, evidence };
+}
+
+/** Calls a thread waits in for storage (not for work, not for events). */
+const ON_STORAGE: ReadonlySet<SyscallKind> = new Set(['ioctl_sg_io', 'read', 'write', 'flush']);
+
+/**
+ * For disk_sleep: which disk the threads were seen waiting on, per role (iothreads and vCPUs in disk sleep are
+ * looked at, as are a busy pool's workers), e.g. "Seen in their system calls: iothreads, 1 in a flush (fsync) on
+ * /dev/sdc (disk sdc)."; undefined when nothing was seen waiting on storage.
+ */
+export function blockedOnStorage(vm: VmSnapshot): string | undefined {
+  const counts = vm.syscalls?.counts.filter((c) => ON_STORAGE.has(c.syscall)) ?? [];
+  if (counts.length === 0) return undefined;
+  const roles = [...new Set(counts.map((c) => c.role))];
+  const parts = roles.map(
+    (r) =>
+      `${threadsWord(r)}, ${list(
+        counts
+          .filter((c) => c.role === r)
+          .sort((a, b) => b.threads - a.threads)
+          .map(phrase),
+      )}`,
+  );
+  return `Seen in their system calls: ${parts.join('; ')}.`;
 }
