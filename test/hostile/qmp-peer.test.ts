@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { ParseError } from '../../src/host/parse-error.js';
+import { JsonObjectStream, MAX_MESSAGE } from '../../src/host/qemu/json-object-stream.js';
 import {
-  JsonObjectStream,
-  MAX_MESSAGE,
   QmpCommandError,
   QmpError,
   QmpTimeoutError,

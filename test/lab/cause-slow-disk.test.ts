@@ -91,6 +91,11 @@ test(
       ),
     );
     assert.match(sleep.summary, /\(worker threads\)/);
+    // Seen, not only inferred: the workers wait in reads on the throttled loop device.
+    assert.match(
+      sleep.summary,
+      new RegExp(`Seen in their system calls: worker threads, \\d+ in a read on /dev/${dev} \\(disk disk0\\)`),
+    );
     const latency = evidence(sleep, `average request latency on ${dev}`);
     // Seconds, as the throttle makes it: not the 20 ms threshold scraped past.
     assert.ok(
