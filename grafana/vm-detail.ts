@@ -67,6 +67,25 @@ export function vmDetail(): ClassicDashboard {
       )
       .withPanel(
         timeseries({
+          title: 'What the workers are doing',
+          description:
+            "The busy threads by the system call they were seen in and the disk it was on (read from /proc every --explain.interval while the pool has --explain.pool-busy workers, or an iothread or vCPU is in disk sleep): ioctl_sg_io (a passthrough LUN's SG_IO), read, write, flush, futex (a worker waiting for work: spare capacity, not a backlog), poll, running. Workers piling up in reads on one disk are requests the storage holds; workers in futex are a pool that grew and now waits. Empty when nothing is busy, or without CAP_SYS_PTRACE.",
+          unit: 'short',
+          thresholds: ['green'],
+          queries: [
+            {
+              expr: `sum by (role, syscall, disk) (qemu_threads_in_syscall{${VM}})`,
+              legend: '{{role}}: {{syscall}} {{disk}}',
+            },
+          ],
+          width: 24,
+          height: 8,
+          min: 0,
+          stack: true,
+        }),
+      )
+      .withPanel(
+        timeseries({
           title: 'Where the time goes: guest, host device, QEMU',
           description:
             "Per disk, the time a read or write takes as the guest saw it (QEMU's own accounting, from libvirt's API or QMP with --collector.qmp), as its host block device took it, and the difference: QEMU's part (the block thread pool's queue, its workers' wake-ups, the iothread). A small QEMU part means the threads and their context switches cost the guest little; a large one with the pool at its maximum means requests wait inside QEMU for a free worker (alert QemuAddsLatencyAtPoolMax). Empty without QEMU's view of the disks.",
