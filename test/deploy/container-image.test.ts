@@ -160,7 +160,7 @@ test('the image: non-root, OCI labels, a working health check, stops without the
   assert.equal(config.Config.Labels['org.opencontainers.image.title'], 'qemu-thread-exporter');
   console.log(`image size: ${(config.Size / 1e6).toFixed(1)} MB`);
   const version = await podman(['run', '--rm', ...CAPS, '--no-healthcheck', IMAGE, '--version']);
-  assert.match(version, new RegExp(`^qemu-thread-exporter ${pkg.version.replaceAll('.', '\\.')} \\(node v\\d+`));
+  assert.match(version, new RegExp(`^qemu-thread-exporter ${pkg.version.replaceAll('.', '\\.')} \\(revision \\w+, node v\\d+`));
   // Without the two capabilities its entrypoint stops at once, and says why (README, "Deploy").
   await assert.rejects(podman(['run', '--rm', '--cap-drop=ALL', '--no-healthcheck', IMAGE, '--version']),
     /setpriv: apply capabilities: Operation not permitted/);
