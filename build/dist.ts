@@ -1,11 +1,30 @@
-/** `npm run dist`: dist/qemu-thread-exporter-linux-x64, one file with Node embedded. Needs strip (binutils). */
+/**
+ * `npm run dist`: dist/qemu-thread-exporter-linux-x64 (one file, Node embedded), and the .deb and .rpm holding it
+ * with the unit. Needs strip (binutils), dpkg-deb and dpkg-shlibdeps (dpkg-dev) and rpmbuild (rpm).
+ */
 import { stat } from 'node:fs/promises';
-import { buildExecutable, buildInfo, EXECUTABLE } from './executable.js';
+import { buildDeb } from './deb.js';
+import { buildExecutable, buildInfo, DIST, EXECUTABLE, ROOT, sh } from './executable.js';
+import { buildRpm } from './rpm.js';
+import { stage } from './staging.js';
+
+const mb = async (path: string) => `${((await stat(path)).size / 1e6).toFixed(1)} MB`;
 
 const t0 = Date.now();
 const info = await buildInfo();
-await buildExecutable(info);
-console.log(
-  `${EXECUTABLE}: ${((await stat(EXECUTABLE)).size / 1e6).toFixed(1)} MB (${info.version}, revision ${info.revision})`,
+// Dated by the commit, so two builds of one commit say the same.
+const date = await sh('git', ['-C', ROOT, 'log', '-1', '--format=%aD']).then(
+  (s) => s.trim(),
+  () => new Date().toUTCString(),
 );
-console.log(`executable ${String((Date.now() - t0) / 1000)} s`);
+const bundled = await buildExecutable(info);
+const t1 = Date.now();
+const root = `${DIST}/pkgroot`;
+const licences = await stage(root, info, bundled, date);
+const deb = await buildDeb(root, info);
+const rpm = await buildRpm(root, info, date, licences);
+const t2 = Date.now();
+console.log(`${EXECUTABLE}: ${await mb(EXECUTABLE)} (${info.version}, revision ${info.revision})`);
+console.log(`${deb}: ${await mb(deb)}`);
+console.log(`${rpm}: ${await mb(rpm)}`);
+console.log(`executable ${String((t1 - t0) / 1000)} s, packages ${String((t2 - t1) / 1000)} s`);
