@@ -1,6 +1,7 @@
 /**
  * `npm run dist`: dist/qemu-thread-exporter-linux-x64 (one file, Node embedded), and the .deb and .rpm holding it
  * with the unit. Needs strip (binutils), dpkg-deb and dpkg-shlibdeps (dpkg-dev) and rpmbuild (rpm).
+ * `--executable-only`: the executable alone (needs strip only).
  */
 import { stat } from 'node:fs/promises';
 import { buildDeb } from './deb.js';
@@ -19,6 +20,11 @@ const date = await sh('git', ['-C', ROOT, 'log', '-1', '--format=%aD']).then(
 );
 const bundled = await buildExecutable(info);
 const t1 = Date.now();
+// The container image's build wants the executable alone (its stage has no dpkg-dev or rpm).
+if (process.argv.includes('--executable-only')) {
+  console.log(`${EXECUTABLE}: ${await mb(EXECUTABLE)} in ${String((t1 - t0) / 1000)} s`);
+  process.exit(0);
+}
 const root = `${DIST}/pkgroot`;
 const licences = await stage(root, info, bundled, date);
 const deb = await buildDeb(root, info);

@@ -33,10 +33,13 @@ export interface BuildInfo {
 
 export async function buildInfo(): Promise<BuildInfo> {
   const pkg = JSON.parse(await readFile(`${ROOT}package.json`, 'utf8')) as { version: string };
-  const revision = await sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).then(
-    (s) => s.trim(),
-    () => 'unknown',
-  );
+  // REVISION: where there is no .git, as in the image's build (its build argument).
+  const revision =
+    process.env.REVISION ??
+    (await sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).then(
+      (s) => s.trim(),
+      () => 'unknown',
+    ));
   return { version: pkg.version, revision };
 }
 
