@@ -8,5 +8,6 @@ import { serve } from './cli/serve.js';
 
 const build = buildInfo();
 const argv = process.argv.slice(2);
-if (argv[0] === 'explain') process.exit(await runExplain(argv.slice(1), build));
-await serve(argv, build);
+// No top-level await: the single executable runs this bundled as CommonJS (Node 20's SEA runs no ES module).
+if (argv[0] === 'explain') void runExplain(argv.slice(1), build).then((code) => process.exit(code));
+else void serve(argv, build);

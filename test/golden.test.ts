@@ -2,15 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { samples, startExporter } from './support/exporter.js';
-
-const here = fileURLToPath(new URL('.', import.meta.url));
-const host1 = join(here, 'fixtures/host1');
-const golden = join(here, 'fixtures/host1.metrics');
-
-/** The exporter's own series whose values depend on the machine running the test. */
-const volatile = /^(qemu_exporter_scrape_duration_seconds|qemu_exporter_build_info)[ {]/;
+import { GOLDEN as golden, HOST1 as host1, ourSeries } from './support/golden.js';
 
 test('a fixture host with a libvirt VM and a bare QEMU gives exactly the golden /metrics', async () => {
   const { scrape, stop } = await startExporter({
@@ -25,12 +18,7 @@ test('a fixture host with a libvirt VM and a bare QEMU gives exactly the golden 
   } finally {
     await stop();
   }
-  // Only our metrics: the Node process metrics of the exporter itself differ per run.
-  const ours =
-    text
-      .split('\n')
-      .filter((l) => /^(# (HELP|TYPE) )?qemu_/.test(l) && !volatile.test(l))
-      .join('\n') + '\n';
+  const ours = ourSeries(text);
   if (process.env.UPDATE_GOLDEN === '1') writeFileSync(golden, ours);
   assert.equal(
     ours,

@@ -13,7 +13,11 @@ function readPackageFile(name: string): string | undefined {
   return undefined;
 }
 
+/** The single executable has no package root to read: its build (build/executable.ts) defines this with esbuild. */
+declare const QTE_BUILD_INFO: BuildInfo | undefined;
+
 export function buildInfo(): BuildInfo {
+  if (typeof QTE_BUILD_INFO !== 'undefined') return QTE_BUILD_INFO;
   const pkg = JSON.parse(readPackageFile('package.json') ?? '{"version":"unknown"}') as { version: string };
   return { version: pkg.version, revision: readPackageFile('REVISION')?.trim() || 'unknown' };
 }

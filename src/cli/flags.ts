@@ -141,7 +141,7 @@ function parseListen(text: string): { host: string; port: number } | undefined {
 }
 
 /** Flags → frozen Config. Throws ConfigExit for --help/--version (code 0) and for any bad flag (code 2). */
-export function parseConfig(argv: readonly string[], version: string): Config {
+export function parseConfig(argv: readonly string[], version: string, revision?: string): Config {
   const options = Object.fromEntries(Object.keys(FLAGS).map((name) => [name, { type: 'string' as const }])) as Record<
     FlagName,
     { type: 'string' }
@@ -159,7 +159,10 @@ export function parseConfig(argv: readonly string[], version: string): Config {
   }
   const v = parsed.values;
   if (v.help) throw new ConfigExit(usage(), 0);
-  if (v.version) throw new ConfigExit(`qemu-thread-exporter ${version} (node ${process.version})`, 0);
+  if (v.version) {
+    const rev = revision === undefined ? '' : `revision ${revision}, `;
+    throw new ConfigExit(`qemu-thread-exporter ${version} (${rev}node ${process.version})`, 0);
+  }
   const get = (name: FlagName): string => v[name] ?? FLAGS[name].default;
   const bad = (name: FlagName, why: string): ConfigExit =>
     new ConfigExit(`invalid value ${JSON.stringify(get(name))} for --${name}: ${why}`, 2);

@@ -27,9 +27,9 @@ export function exporterOptions(
   };
 }
 
-function config(argv: string[], version: string): Config {
+function config(argv: string[], build: BuildInfo): Config {
   try {
-    return parseConfig(argv, version);
+    return parseConfig(argv, build.version, build.revision);
   } catch (err) {
     if (!(err instanceof ConfigExit)) throw err;
     (err.code === 0 ? process.stdout : process.stderr).write(
@@ -41,7 +41,7 @@ function config(argv: string[], version: string): Config {
 
 /** Runs the exporter until it is told to stop; exits the process on bad flags or when it cannot listen. */
 export async function serve(argv: string[], build: BuildInfo): Promise<void> {
-  const cfg = config(argv, build.version);
+  const cfg = config(argv, build);
   const log = createLogger(cfg.logLevel, cfg.logFormat);
   let webConfig: WebConfig = { tls: undefined, headers: {}, users: new Map() };
   if (cfg.webConfigFile !== undefined) {

@@ -23,8 +23,11 @@ export function parseNodeImage(name: string): { major: number; suite: string } {
   return { major: Number(m[1]), suite: m[2]! };
 }
 
-/** A debootstrap minbase of `suite`, without what debian:*-slim leaves out, as a tarball (cached). */
-async function debootstrapTarball(suite: string): Promise<string> {
+/**
+ * A debootstrap minbase of `suite`, without what debian:*-slim leaves out, as a tarball (cached). The dist test
+ * unpacks the same tarball as a root filesystem with no Node.js.
+ */
+export async function debootstrapTarball(suite: string): Promise<string> {
   const tarball = `${CACHE}/${suite}-minbase.tar`;
   try {
     await access(tarball);

@@ -31,7 +31,9 @@ test('the tarball holds the compiled exporter, not its sources or tests', async 
 
 test('`qemu-thread-exporter --version` runs from the global prefix', async () => {
   const { stdout } = await execFileAsync(installed.bin, ['--version'], { encoding: 'utf8' });
-  assert.equal(stdout, `qemu-thread-exporter ${pkg.version} (node ${process.version})\n`);
+  // REVISION: written by prepack's build, packed with it.
+  const revision = readFileSync(new URL('../../REVISION', import.meta.url), 'utf8').trim();
+  assert.equal(stdout, `qemu-thread-exporter ${pkg.version} (revision ${revision}, node ${process.version})\n`);
 });
 
 test('the installed command serves the fixture host', async () => {

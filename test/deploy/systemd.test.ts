@@ -1,32 +1,18 @@
 /** deploy/systemd: the unit as systemd itself judges it (verify, capability names, sandbox exposure). */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { parseConfig } from '../../src/cli/flags.js';
-import { requireTool } from '../support/require-tool.js';
 import { installGlobally, type GlobalInstall } from './npm-global-install.js';
+import { systemdAnalyze } from './systemd-analyze.js';
 
 const UNIT_FILE = fileURLToPath(new URL('../../deploy/systemd/qemu-thread-exporter.service', import.meta.url));
 const ENV_FILE = fileURLToPath(new URL('../../deploy/systemd/qemu-thread-exporter.env', import.meta.url));
 const UNIT = readFileSync(UNIT_FILE, 'utf8');
 const EXEC_START = 'ExecStart=qemu-thread-exporter ';
-const execFileAsync = promisify(execFile);
-
-/** Runs systemd-analyze; resolves with stdout + stderr and the exit code (it reports problems on both streams). */
-async function systemdAnalyze(args: string[]): Promise<{ out: string; code: number }> {
-  try {
-    const { stdout, stderr } = await execFileAsync(requireTool('systemd-analyze'), args, { encoding: 'utf8', timeout: 60_000 });
-    return { out: stdout + stderr, code: 0 };
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; code?: number };
-    return { out: (e.stdout ?? '') + (e.stderr ?? ''), code: e.code ?? -1 };
-  }
-}
 
 /** Every value of `key=` in the unit, split on whitespace. */
 function directive(key: string): string[] {

@@ -28,6 +28,12 @@ const PACKAGES: Record<string, string> = {
   taskset: 'util-linux',
   bindfs: 'bindfs',
   openssl: 'openssl',
+  strip: 'binutils',
+  'dpkg-deb': 'dpkg',
+  'dpkg-shlibdeps': 'dpkg-dev',
+  rpmbuild: 'rpm',
+  rpm: 'rpm',
+  lintian: 'lintian',
 };
 
 /** Absolute path of `name` (searching PATH, then /usr/sbin and /sbin); throws a clear error when missing. */
