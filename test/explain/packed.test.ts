@@ -32,7 +32,7 @@ test('packed: unpacking gives back the same value, numbers exact, shared objects
   assert.deepStrictEqual(Object.keys(back.vm), Object.keys(v.vm), 'keys in the same order, undefined ones too');
 });
 
-test('packed: values of one structure share a shape; a changed string or reference does not', () => {
+test('packed: values of one structure share a shape, their own references kept; a changed string does not', () => {
   const a = pack(sample(1));
   const b = pack(sample(2), a.shape);
   assert.equal(b.shape, a.shape);
@@ -42,7 +42,11 @@ test('packed: values of one structure share a shape; a changed string or referen
   assert.deepStrictEqual(unpack(c), sample(3, 'sdb'));
   const other = sample(4);
   other.vm.disks[0]!.spec = { name: 'vda' };
+  other.vm.identity = { ...identity };
   const d = pack(other, a.shape);
-  assert.notEqual(d.shape, a.shape, 'an equal but different spec object');
-  assert.equal((unpack(d) as typeof other).vm.disks[0]!.spec, other.vm.disks[0]!.spec);
+  assert.equal(d.shape, a.shape, 'other objects by reference: the same shape');
+  const back = unpack(d) as typeof other;
+  assert.equal(back.vm.disks[0]!.spec, other.vm.disks[0]!.spec, 'its own spec object');
+  assert.equal(back.vm.identity, other.vm.identity, 'its own identity object');
+  assert.equal((unpack(b) as typeof other).vm.identity, identity);
 });
