@@ -5,6 +5,7 @@
  * heap snapshot's summary (heap-summary.ts). It reports; it never fails on a size.
  *
  *   npm run bench:memory -- --minutes 10 --interval-ms 2000 --size 50x80
+ *   npm run bench:memory -- --compare OTHER/dist/src/main.js   (another build beside it, scraped in turn, same host)
  */
 import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'node-flags': { type: 'string', default: '' },
     snapshot: { type: 'boolean', default: true },
     entry: { type: 'string', default: `${ROOT}dist/src/main.js` },
+    compare: { type: 'string' },
   },
 });
 const m = /^(\d+)x(\d+)$/.exec(values.size);
@@ -76,71 +78,82 @@ say(
   `Memory: ${String(shape.vms * shape.threadsPerVm)} threads (${values.size}, ${activity}), a scrape every ${String(intervalMs)} ms ` +
     `for ${String(minutes)} min, the explain report once a minute. Reproduce: \`npm run bench:memory -- ${process.argv.slice(2).join(' ')}\``,
 );
+const entries = [values.entry, ...(values.compare ? [values.compare] : [])];
 const host = await startSyntheticHost(shape, `mem${String(process.pid)}`, activity);
+const exporters: { label: string; dir: string; ours: Awaited<ReturnType<typeof startOurs>> }[] = [];
 try {
-  const ours = await startOurs(host, {
-    entry: values.entry,
-    nodeFlags: [
-      ...values['node-flags'].split(' ').filter(Boolean),
-      '--heapsnapshot-signal=SIGUSR2',
-      `--diagnostic-dir=${workDir}`,
-    ],
-    args: values['exporter-flags'].split(' ').filter(Boolean),
-  });
-  try {
-    say('');
-    say(
-      '| minute | scrapes | RSS (MB) | peak RSS (MB) | V8 heap used (MB) | V8 heap total (MB) | external (MB) | last scrape (ms) |',
-    );
-    say('|---|---|---|---|---|---|---|---|');
-    const t0 = Date.now();
-    let scrapes = 0;
-    for (let minute = 1; minute <= minutes; minute++) {
-      let answer = '';
-      let lastMs = 0;
-      while (Date.now() - t0 < minute * 60_000) {
-        const s0 = Date.now();
-        answer = await ours.scrape();
-        lastMs = Date.now() - s0;
-        scrapes++;
-        await sleep(Math.max(0, intervalMs - lastMs));
+  for (const [i, entry] of entries.entries()) {
+    const dir = `${workDir}/exporter-${String(i)}`;
+    await mkdir(dir, { recursive: true });
+    const ours = await startOurs(host, {
+      entry,
+      nodeFlags: [
+        ...values['node-flags'].split(' ').filter(Boolean),
+        '--heapsnapshot-signal=SIGUSR2',
+        `--diagnostic-dir=${dir}`,
+      ],
+      args: values['exporter-flags'].split(' ').filter(Boolean),
+    });
+    exporters.push({ label: i === 0 ? 'this build' : `compared (${entry})`, dir, ours });
+  }
+  say('');
+  say(
+    '| minute | exporter | scrapes | RSS (MB) | peak RSS (MB) | V8 heap used (MB) | V8 heap total (MB) | external (MB) | last scrape (ms) |',
+  );
+  say('|---|---|---|---|---|---|---|---|---|');
+  const t0 = Date.now();
+  let scrapes = 0;
+  const answers = exporters.map(() => '');
+  const lastMs = exporters.map(() => 0);
+  for (let minute = 1; minute <= minutes; minute++) {
+    while (Date.now() - t0 < minute * 60_000) {
+      const s0 = Date.now();
+      for (const [i, e] of exporters.entries()) {
+        const s1 = Date.now();
+        answers[i] = await e.ours.scrape();
+        lastMs[i] = Date.now() - s1;
       }
-      const explain = await fetch(`${ours.url}/api/v1/explain`);
+      scrapes++;
+      await sleep(Math.max(0, intervalMs - (Date.now() - s0)));
+    }
+    for (const [i, e] of exporters.entries()) {
+      const explain = await fetch(`${e.ours.url}/api/v1/explain`);
       if (!explain.ok) throw new Error(`/api/v1/explain: ${String(explain.status)}`);
       await explain.arrayBuffer();
+      const answer = answers[i]!;
       const gauge = (name: string): number =>
         [...sumBy(answer.replaceAll(`${name} `, `${name}{x="x"} `), name, 'x').values()][0] ?? NaN;
-      const mem = memory(ours.pid);
+      const mem = memory(e.ours.pid);
       say(
-        `| ${String(minute)} | ${String(scrapes)} | ${mb(mem.rssBytes)} | ${mb(mem.peakRssBytes)} | ${mb(gauge('nodejs_heap_size_used_bytes'))} | ` +
-          `${mb(gauge('nodejs_heap_size_total_bytes'))} | ${mb(gauge('nodejs_external_memory_bytes'))} | ${String(lastMs)} |`,
+        `| ${String(minute)} | ${e.label} | ${String(scrapes)} | ${mb(mem.rssBytes)} | ${mb(mem.peakRssBytes)} | ${mb(gauge('nodejs_heap_size_used_bytes'))} | ` +
+          `${mb(gauge('nodejs_heap_size_total_bytes'))} | ${mb(gauge('nodejs_external_memory_bytes'))} | ${String(lastMs[i])} |`,
       );
     }
+  }
+  for (const e of exporters) {
     say('');
-    say('Resident memory by mapping (/proc/PID/smaps) at the end:');
+    say(`Resident memory by mapping (/proc/PID/smaps) at the end, ${e.label}:`);
     say('');
-    for (const line of await smapsBreakdown(ours.pid)) say(line);
-    if (values.snapshot) {
-      process.kill(ours.pid, 'SIGUSR2');
-      let file = '';
-      for (let size = -1; ;) {
-        await sleep(1000);
-        file = (await readdir(workDir)).find((f) => f.endsWith('.heapsnapshot')) ?? '';
-        if (!file) continue;
-        const now = (await stat(`${workDir}/${file}`)).size;
-        if (now === size && now > 0) break;
-        size = now;
-      }
-      say('');
-      say(`Heap snapshot (${workDir}/${file}):`);
-      say('');
-      const summary = summarizeHeap(JSON.parse(await readFile(`${workDir}/${file}`, 'utf8')) as never, 20);
-      for (const line of formatHeapSummary(summary, 20)) say(line);
+    for (const line of await smapsBreakdown(e.ours.pid)) say(line);
+    if (!values.snapshot) continue;
+    process.kill(e.ours.pid, 'SIGUSR2');
+    let file = '';
+    for (let size = -1; ;) {
+      await sleep(1000);
+      file = (await readdir(e.dir)).find((f) => f.endsWith('.heapsnapshot')) ?? '';
+      if (!file) continue;
+      const now = (await stat(`${e.dir}/${file}`)).size;
+      if (now === size && now > 0) break;
+      size = now;
     }
-  } finally {
-    await ours.stop();
+    say('');
+    say(`Heap snapshot, ${e.label} (${e.dir}/${file}):`);
+    say('');
+    const summary = summarizeHeap(JSON.parse(await readFile(`${e.dir}/${file}`, 'utf8')) as never, 20);
+    for (const line of formatHeapSummary(summary, 20)) say(line);
   }
 } finally {
+  for (const e of exporters) await e.ours.stop();
   await host.stop();
 }
 await writeFile(`${workDir}/memory.md`, `${out.join('\n')}\n`);
