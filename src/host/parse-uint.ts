@@ -8,15 +8,24 @@ const NINE = 0x39;
  * integer ≤ 2^53. One charCodeAt pass: the procfs parsers run for every thread on every scrape.
  */
 export function parseUint(text: string, start: number, end: number, what: string): number {
-  if (start >= end) throw new ParseError(`${what} is empty`);
+  return uint(text, start, end, what, 0);
+}
+
+const label = (what: string, field: number): string => (field > 0 ? `${what}: field ${String(field)}` : what);
+
+/** parseUint, `what` followed by `: field N` when field > 0: the label is built only for an error, not per field. */
+function uint(text: string, start: number, end: number, whatBase: string, field: number): number {
+  if (start >= end) throw new ParseError(`${label(whatBase, field)} is empty`);
   let n = 0;
   for (let i = start; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c < ZERO || c > NINE)
-      throw new ParseError(`${what} ${JSON.stringify(text.slice(start, end))} is not a non-negative integer`);
+      throw new ParseError(
+        `${label(whatBase, field)} ${JSON.stringify(text.slice(start, end))} is not a non-negative integer`,
+      );
     // Exact while n ≤ MAX_SAFE_INTEGER; once past it the rounded result is ≥ 2^53, which the check catches.
     n = n * 10 + (c - ZERO);
-    if (n > Number.MAX_SAFE_INTEGER) throw new ParseError(`${what} exceeds 2^53`);
+    if (n > Number.MAX_SAFE_INTEGER) throw new ParseError(`${label(whatBase, field)} exceeds 2^53`);
   }
   return n;
 }
@@ -37,7 +46,7 @@ export function parseUintFields(text: string, what: string, max = Infinity): num
     if (pos >= len) break;
     const start = pos;
     while (pos < len && !isBlank(text.charCodeAt(pos))) pos++;
-    const n = parseUint(text, start, pos, `${what}: field ${String(out.length + 1)}`);
+    const n = uint(text, start, pos, what, out.length + 1);
     if (pos === len)
       throw new ParseError(`${what}: field ${String(out.length + 1)} is not followed by a newline (cut short?)`);
     out.push(n);

@@ -139,7 +139,12 @@ export class SnapshotReader {
       for (const t of ledger.threads.values())
         if (t.role === 'worker' && t.pool) byPool.set(t.pool, (byPool.get(t.pool) ?? 0) + 1);
     }
-    const pools = vm.identity.pools.map((p) => ({ ...p, threads: byPool ? (byPool.get(p.pool) ?? 0) : undefined }));
+    // A literal, not `{ ...p, threads }`: the history keeps these, and each spread clone has a hidden class of its own.
+    const pools = vm.identity.pools.map((p) => ({
+      pool: p.pool,
+      max: p.max,
+      threads: byPool ? (byPool.get(p.pool) ?? 0) : undefined,
+    }));
 
     return {
       identity: vm.identity,

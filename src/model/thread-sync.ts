@@ -4,7 +4,7 @@ import { parseLibvirtCgroup } from '../host/procfs/cgroup.js';
 import { parseStat, type TaskStat } from '../host/procfs/stat.js';
 import { classifyThread, isKernelMade, isQemuName, type ThreadRole } from '../host/qemu/thread-roles.js';
 import type { Inventory } from './inventory.js';
-import { zeroCounters, type TrackedThread } from './thread-ledger.js';
+import { trackedThread, type TrackedThread } from './thread-ledger.js';
 import type { Vm } from './vm.js';
 
 /** A VM whose process is still the one the inventory found, with its process-wide stat as this sync read it. */
@@ -36,7 +36,7 @@ export class ThreadSync {
         this.inventory.forget(vm.pid);
         continue;
       }
-      vm.ledger.notePeak(now, vm.ledger.countsByRole(), this.peakWindowMs);
+      vm.ledger.noteCurrentPeak(now, this.peakWindowMs);
       live.push({ vm, process });
     }
     return live;
@@ -105,8 +105,7 @@ export class ThreadSync {
       const dir = fs.proc(vm.pid, 'task', tid);
       const files = { stat: `${dir}/stat`, status: `${dir}/status`, schedstat: `${dir}/schedstat` };
       ledger.add(
-        {
-          ...role,
+        trackedThread(role, {
           tid,
           starttime: stat.starttimeTicks,
           comm: stat.comm,
@@ -114,9 +113,7 @@ export class ThreadSync {
           files,
           cgroupLeaf,
           listedAt: mark,
-          last: zeroCounters(),
-          base: zeroCounters(),
-        },
+        }),
         vm.listed,
       );
     }

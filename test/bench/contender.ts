@@ -11,6 +11,8 @@ export interface Contender {
   threadsSeen(answer: string, churning: boolean): Map<string, number>;
   /** Threads an answer says were born since the exporter started (ours: `qemu_thread_spawns_total`), if it counts them. */
   spawnsCounted?(answer: string): number;
+  /** Thread status files a pass read (the floors), if it tells. */
+  statusReads?(answer: string): number;
   /** Whether an answer is an exposition whose series and bytes mean something. */
   readonly exposes: boolean;
   stop(): Promise<void>;

@@ -12,6 +12,8 @@ export interface OursOptions {
   cpuProfDir?: string;
   /** More flags for node itself, e.g. --max-semi-space-size=4. */
   nodeFlags?: string[];
+  /** More flags for the exporter, e.g. --explain.window=10m. */
+  args?: string[];
 }
 
 /** The node flags the entry point's shebang (`#!/usr/bin/env -S node FLAGS`) gives it: the bench runs what users run. */
@@ -21,7 +23,7 @@ function shebangFlags(entry: string): string[] {
   return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
 }
 
-export async function startOurs(host: SyntheticHost, opts: OursOptions): Promise<Contender> {
+export async function startOurs(host: SyntheticHost, opts: OursOptions): Promise<Contender & { url: string }> {
   const port = await freePort();
   const node = [
     process.execPath,
@@ -36,6 +38,7 @@ export async function startOurs(host: SyntheticHost, opts: OursOptions): Promise
       `--web.listen-address=127.0.0.1:${String(port)}`,
       `--qemu.process-pattern=${PROCESS_PATTERN}`,
       '--log.level=warn',
+      ...(opts.args ?? []),
     ],
     port,
     { readyPath: '/-/ready' },
@@ -44,6 +47,7 @@ export async function startOurs(host: SyntheticHost, opts: OursOptions): Promise
   return {
     label: 'qemu-thread-exporter',
     pid: served.pid,
+    url: served.url,
     exposes: true,
     scrape: () => served.scrape(),
     threadsSeen(answer) {

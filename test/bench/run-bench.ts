@@ -64,8 +64,15 @@ async function header(o: BenchOptions): Promise<string[]> {
       (o.nodeFlags.length ? ` Our node ran with ${o.nodeFlags.join(' ')}.` : '') +
       ' process-exporter runs with `-threads=true -gather-smaps=false`, one group per VM: its default `-gather-smaps=true` ' +
       "also reads every process's smaps_rollup, which we do not read, so both do the same work." +
+      " Each size is one host measured twice with the same exporters: **idle**, the common case (the fake VMs' worker " +
+      'pools parked: only the vCPUs, iothreads and rcu thread, 3 + vCPUs a VM, wake every tick), then **busy**, the worst ' +
+      'case for reading only what changed (every thread but the main loop wakes every tick, shorter than the time ' +
+      'between two scrapes). *threads that ran*: the share of threads whose status the changed-only floor read per ' +
+      'scrape (those whose schedstat moved, and each main thread). Two floors, both C reading the same files with one ' +
+      'open/read/close each: *all files* reads every file of every thread (the floor of reading everything), ' +
+      '*changed only* reads a status only when schedstat moved, as ours does (the floor of our design).' +
       (churned.length
-        ? ` Rows marked *churning* (${churned.join(', ')} threads): the same host and exporters, measured again while ` +
+        ? ` Rows marked *churning* (${churned.join(', ')} threads): the same host, busy, and exporters, measured again while ` +
           `the fakes start ${String(o.churn.ratePerSecond)} worker threads a second across the VMs, each ending ${o.churn.lifetimeMs.toLocaleString('en-US')} ms ` +
           "later (about rate × lifetime alive beyond the host's own): the census's work for new threads is in the figures; " +
           "CPU per thread is per thread of the host's own."
@@ -84,7 +91,7 @@ async function profileLines(r: SizeResult): Promise<string[]> {
   for (let i = 1; i < r.ourWindowsUs.length; i++) between.push([r.ourWindowsUs[i - 1]![1], r.ourWindowsUs[i]![0]]);
   const during = summarize(profile, r.ourWindowsUs);
   return [
-    `### Profile of our exporter at ${r.threads.toLocaleString('en-US')} threads${r.churn ? ', churning' : ''} (${r.profileDir}/${file})`,
+    `### Profile of our exporter at ${r.threads.toLocaleString('en-US')} threads, ${r.activity}${r.churn ? ', churning' : ''} (${r.profileDir}/${file})`,
     '',
     `#### During our ${String(r.ourWindowsUs.length)} scrapes (${(during.busyUs / 1000 / r.ourWindowsUs.length).toFixed(1)} ms sampled per scrape)`,
     '',

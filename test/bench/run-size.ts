@@ -1,7 +1,8 @@
 /**
- * One host size, measured side by side: our exporter, process-exporter and the floor take turns, scrape by
- * scrape, on the same synthetic host, so all three see the same host state and the same background load. With
- * churn, the same host and the same three are measured again while the host starts and ends threads.
+ * One host size, measured side by side: our exporter, process-exporter and the two floors take turns, scrape by
+ * scrape, on the same synthetic host, so all see the same host state and the same background load. The host is
+ * measured idle (its pools parked), then busy (every thread runs between two scrapes); with churn, busy again
+ * while the host starts and ends threads.
  */
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,7 +12,13 @@ import { startFloor } from './floor.js';
 import { startOurs } from './ours.js';
 import { cpuSeconds, memory } from './proc-usage.js';
 import { startProcessExporter } from './process-exporter.js';
-import { startSyntheticHost, type ChurnOptions, type HostShape, type SyntheticHost } from './synthetic-host.js';
+import {
+  startSyntheticHost,
+  type Activity,
+  type ChurnOptions,
+  type HostShape,
+  type SyntheticHost,
+} from './synthetic-host.js';
 
 export interface RunOptions {
   scrapes: number;
@@ -41,6 +48,8 @@ export interface Figures {
   bytes: number | undefined;
   /** Threads of the synthetic host the last answer showed, per domain (the floor: `*`). */
   threadsSeen: Map<string, number>;
+  /** Thread status files read per scrape, on average (the floors only). */
+  statusReads: number | undefined;
 }
 
 /** What the host's churn did while measured, and what our exporter counted of it. */
@@ -54,6 +63,8 @@ export interface ChurnFigures extends ChurnOptions {
 
 export interface SizeResult {
   shape: HostShape;
+  /** Idle (the pools parked) or busy (every thread runs between scrapes). */
+  activity: Activity;
   /** The host's own threads (a churning host has about rate × lifetime more at any time). */
   threads: number;
   /** Set when the host churned threads while measured. */
@@ -63,7 +74,9 @@ export interface SizeResult {
   scrapes: number;
   ours: Figures;
   processExporter: Figures;
+  /** The floor reading every file of every thread, and the one reading only what changed (as ours does). */
   floor: Figures;
+  floorChanged: Figures;
   /** CPU seconds per second while nobody scrapes: our census, and process-exporter for comparison. */
   idle: { ours: number; processExporter: number; seconds: number };
   /** The fakes' own CPU load while measured, in CPU seconds per second. */
@@ -84,6 +97,7 @@ interface Tally {
   cpu: number;
   wallMs: number[];
   last: string;
+  statusReads: number;
 }
 
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
@@ -94,6 +108,7 @@ async function measured(t: Tally, windows?: [number, number][]): Promise<void> {
   const t0 = nowUs();
   t.last = await t.contender.scrape();
   const t1 = nowUs();
+  t.statusReads += t.contender.statusReads?.(t.last) ?? 0;
   await sleep(50);
   t.cpu += cpuSeconds(t.contender.pid) - cpu0;
   t.wallMs.push((t1 - t0) / 1000);
@@ -110,10 +125,11 @@ function figures(t: Tally, scrapes: number, churning: boolean): Figures {
     series: t.contender.exposes ? seriesCount(t.last) : undefined,
     bytes: t.contender.exposes ? Buffer.byteLength(t.last) : undefined,
     threadsSeen: t.contender.threadsSeen(t.last, churning),
+    statusReads: t.contender.statusReads ? t.statusReads / scrapes : undefined,
   };
 }
 
-type Phase = Omit<SizeResult, 'shape' | 'threads' | 'threadsByDomain' | 'profileDir' | 'churn'>;
+type Phase = Omit<SizeResult, 'shape' | 'activity' | 'threads' | 'threadsByDomain' | 'profileDir' | 'churn'>;
 
 /** Warm-up, the measured scrapes taking turns, then the idle time: one table row per contender. */
 async function measure(
@@ -121,10 +137,11 @@ async function measure(
   ours: Contender,
   host: SyntheticHost,
   o: RunOptions,
+  activity: Activity,
   churning: boolean,
 ): Promise<Phase> {
-  const what = `${String(host.threads)} threads${churning ? ', churning' : ''}`;
-  const tallies = contenders.map((contender): Tally => ({ contender, cpu: 0, wallMs: [], last: '' }));
+  const what = `${String(host.threads)} threads, ${activity}${churning ? ', churning' : ''}`;
+  const tallies = contenders.map((contender): Tally => ({ contender, cpu: 0, wallMs: [], last: '', statusReads: 0 }));
   for (let i = 0; i < o.warmup; i++) for (const c of contenders) await c.scrape();
   o.log(`${what}: ${String(o.scrapes)} scrapes each, alternating`);
   const ourWindowsUs: [number, number][] = [];
@@ -134,7 +151,12 @@ async function measure(
     for (const t of tallies) await measured(t, t.contender === ours ? ourWindowsUs : undefined);
   }
   const fakesLoad = (host.cpuSeconds() - fakes0) / ((Date.now() - t0) / 1000);
-  const [oursF, peF, floorF] = tallies.map((t) => figures(t, o.scrapes, churning)) as [Figures, Figures, Figures];
+  const [oursF, peF, floorF, floorChangedF] = tallies.map((t) => figures(t, o.scrapes, churning)) as [
+    Figures,
+    Figures,
+    Figures,
+    Figures,
+  ];
 
   o.log(`${what}: ${String(o.idleSeconds)} s idle`);
   const idle0 = contenders.map((c) => cpuSeconds(c.pid));
@@ -145,6 +167,7 @@ async function measure(
     ours: oursF,
     processExporter: peF,
     floor: floorF,
+    floorChanged: floorChangedF,
     idle: { ours: idleRate(0), processExporter: idleRate(1), seconds: o.idleSeconds },
     fakesLoad,
     ourWindowsUs,
@@ -152,8 +175,9 @@ async function measure(
 }
 
 /**
- * Measures one host size; with `churn`, then again on the same host and exporters while it churns (a second
- * result). The churn starts before its warm-up, so the exporters measured have already seen threads end.
+ * Measures one host size idle, then busy; with `churn`, then busy again on the same host and exporters while it
+ * churns (a third result). The churn starts before its warm-up, so the exporters measured have already seen
+ * threads end.
  */
 export async function runSize(
   shape: HostShape,
@@ -165,7 +189,7 @@ export async function runSize(
   o.log(
     `${String(threads)} threads: starting ${String(shape.vms)} fake VMs × ${String(shape.threadsPerVm)} threads (tick ${String(shape.tickMs)} ms)`,
   );
-  const host: SyntheticHost = await startSyntheticHost(shape, tag);
+  const host: SyntheticHost = await startSyntheticHost(shape, tag, 'idle');
   const contenders: Contender[] = [];
   try {
     const profileDir = o.cpuProf ? `${o.workDir}/profile-${String(threads)}` : undefined;
@@ -177,16 +201,20 @@ export async function runSize(
     });
     contenders.push(ours);
     contenders.push(await startProcessExporter(host, o.workDir));
-    contenders.push(await startFloor(host));
+    contenders.push(await startFloor(host, 'all'));
+    contenders.push(await startFloor(host, 'changed'));
     const common = {
       shape,
       threads,
       threadsByDomain: new Map(host.vms.map((vm) => [vm.domain, vm.threads])),
       profileDir,
     };
-    const results: SizeResult[] = [
-      { ...common, churn: undefined, ...(await measure(contenders, ours, host, o, false)) },
-    ];
+    const results: SizeResult[] = [];
+    for (const activity of ['idle', 'busy'] as const) {
+      await host.setActivity(activity);
+      const phase = await measure(contenders, ours, host, o, activity, false);
+      results.push({ ...common, activity, churn: undefined, ...phase });
+    }
     if (churn) {
       o.log(
         `${String(threads)} threads: churning ${String(churn.ratePerSecond)} threads a second, ${String(churn.lifetimeMs)} ms each`,
@@ -198,11 +226,11 @@ export async function runSize(
         const started0 = churning.started;
         const spawns0 = await spawns();
         const t0 = Date.now();
-        const phase = await measure(contenders, ours, host, o, true);
+        const phase = await measure(contenders, ours, host, o, 'busy', true);
         const started = churning.started - started0;
         const seconds = (Date.now() - t0) / 1000;
         const spawnsCounted = (await spawns()) - spawns0;
-        results.push({ ...common, churn: { ...churn, started, seconds, spawnsCounted }, ...phase });
+        results.push({ ...common, activity: 'busy', churn: { ...churn, started, seconds, spawnsCounted }, ...phase });
       } finally {
         await churning.stop();
       }

@@ -1,7 +1,9 @@
 /**
  * A synthetic KVM host: N fake QEMU processes (test/support/fake-qemu.c) with QEMU-named threads — vCPUs, an
- * iothread, the monitor's iothread, call_rcu, the main loop and a worker pool — that wake every tick, so their
- * counters move while they are scraped. On request it churns: short-lived `worker` threads start at a steady rate
+ * iothread, the monitor's iothread, call_rcu, the main loop and a worker pool. It is either *idle*, the common
+ * case: the pools are parked (they never run, as an idle QEMU's workers), only the vCPUs, iothreads and rcu thread
+ * wake every tick; or *busy*, the worst case for reading only what changed: every thread but the main loop wakes
+ * every tick, so every one has run between two scrapes. On request it churns: short-lived `worker` threads start at a steady rate
  * across the VMs and each ends a fixed time later (the fakes' `burst N MS`), as a block thread pool's do.
  */
 import { readFileSync } from 'node:fs';
@@ -25,6 +27,9 @@ export interface HostShape {
   vcpus: number;
   tickMs: number;
 }
+
+/** idle: the pools parked, a few threads a VM wake; busy: every thread wakes every tick. */
+export type Activity = 'idle' | 'busy';
 
 export interface ChurnOptions {
   /** Threads started per second across the host, each VM in turn. */
@@ -54,6 +59,8 @@ export interface SyntheticHost {
   cpuSeconds(): number;
   /** Starts churning threads until the returned handle is stopped. */
   churn(o: ChurnOptions): HostChurn;
+  /** Parks the pools (idle) or wakes them every tick (busy). */
+  setActivity(a: Activity): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -117,7 +124,8 @@ function startChurn(fakes: readonly FakeQemu[], o: ChurnOptions): HostChurn {
   };
 }
 
-export async function startSyntheticHost(shape: HostShape, tag: string): Promise<SyntheticHost> {
+/** Starts the host's fakes, `activity` from the start. */
+export async function startSyntheticHost(shape: HostShape, tag: string, activity: Activity): Promise<SyntheticHost> {
   checkThreadLimits(shape);
   const fakes: FakeQemu[] = [];
   const stop = async (): Promise<void> => {
@@ -133,6 +141,7 @@ export async function startSyntheticHost(shape: HostShape, tag: string): Promise
           vcpus: shape.vcpus,
           workers: shape.threadsPerVm - shape.vcpus - FIXED_THREADS,
           tickMs: shape.tickMs,
+          parked: activity === 'idle',
           executable: EXECUTABLE,
         }),
       );
@@ -154,6 +163,11 @@ export async function startSyntheticHost(shape: HostShape, tag: string): Promise
       domainPattern: `${tag}-[0-9]+`,
       cpuSeconds: () => vms.reduce((sum, vm) => sum + cpuSeconds(vm.pid), 0),
       churn: (o) => startChurn(fakes, o),
+      async setActivity(a) {
+        const want = `ok park ${a === 'idle' ? '1' : '0'}`;
+        for (const answer of await Promise.all(fakes.map((f) => f.send(want.slice(3)))))
+          if (answer !== want) throw new Error(`a fake answered ${JSON.stringify(answer)} to ${want.slice(3)}`);
+      },
       stop,
     };
   } catch (err) {

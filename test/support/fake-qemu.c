@@ -7,7 +7,8 @@
  *   -smp N[,...]                 N vCPU threads "CPU i/KVM" ("CPU i/TCG" with -accel tcg)
  *   -object iothread,id=X        one "IO X" thread each
  * Env: FAKE_QEMU_WORKERS (initial pool size, default 0), FAKE_QEMU_TICK_MS (sleep between
- * wake-ups, default 20), FAKE_QEMU_NAME_RCU=1 (name the rcu thread "call_rcu").
+ * wake-ups, default 20), FAKE_QEMU_NAME_RCU=1 (name the rcu thread "call_rcu"), FAKE_QEMU_PARKED=1
+ * (start with the pool parked, see `park`).
  *
  * Threads: main, an rcu thread, vCPUs, iothreads, "IO mon_iothread", pool "worker"s. Real QEMU
  * names call_rcu only when that thread starts after -name was parsed (a race): both happen.
@@ -20,6 +21,7 @@
  *   open PATH     opens PATH read-write (a FIFO too) -> "ok FD"
  *   block CALL FD N  N extra "worker"s, each making one CALL on FD that blocks: read, pread, fsync, or ioctl
  *                 (SG_IO, as QEMU's scsi-block does) -> "ok N" once all have started; each exits when its call returns
+ *   park 1|0      pool workers park (never wake, like an idle QEMU pool's) or tick again -> "ok park 1|0"
  *   tids          "TID=NAME" per thread, tab-separated (pool included, bursts not)
  *   quit          -> "bye", exit
  * Prints "ready" once the initial threads are named; exits when stdin closes.
@@ -64,6 +66,7 @@ static struct thr *fixed[MAX_THREADS];
 static int nfixed;
 static struct thr *pool[MAX_THREADS];
 static int npool;
+static atomic_int parked;
 
 static void die(const char *what) { perror(what); exit(1); }
 
@@ -119,11 +122,32 @@ static void *idler(void *arg) {
   return NULL;
 }
 
+/* A pool worker's nap: a tick, or while parked until given work, stopped or unparked: a parked worker never runs,
+   so its schedstat stands still (a mostly idle host). `park` changes the flag under each worker's lock. */
+static int worker_nap(struct thr *t) {
+  if (!atomic_load(&parked)) return nap(t);
+  pthread_mutex_lock(&t->mu);
+  while (!t->stop && !t->ms && atomic_load(&parked)) pthread_cond_wait(&t->cv, &t->mu);
+  int stop = t->stop;
+  pthread_mutex_unlock(&t->mu);
+  return stop;
+}
+
+static void set_parked(int on) {
+  for (int i = 0; i < npool; i++) {
+    pthread_mutex_lock(&pool[i]->mu);
+    atomic_store(&parked, on);
+    pthread_cond_signal(&pool[i]->cv);
+    pthread_mutex_unlock(&pool[i]->mu);
+  }
+  atomic_store(&parked, on);
+}
+
 static void *worker(void *arg) {
   struct thr *t = arg;
   hello(t);
   if (stagger(t)) return NULL;
-  while (!nap(t)) {
+  while (!worker_nap(t)) {
     long ms = __atomic_exchange_n(&t->ms, 0, __ATOMIC_SEQ_CST);
     if (ms) { burn(ms); sem_post(&t->done); }
   }
@@ -261,6 +285,9 @@ static void command(char *line) {
     for (long i = 0; i < b; i++) spawn("worker", blocker, a);
     await_started((int)b);
     printf("ok %ld\n", b);
+  } else if (sscanf(line, "park %ld", &a) == 1 && (a == 0 || a == 1)) {
+    set_parked((int)a);
+    printf("ok park %ld\n", a);
   } else if (strcmp(line, "tids") == 0) {
     print_tids();
   } else if (strcmp(line, "quit") == 0) {
@@ -298,6 +325,8 @@ int main(int argc, char **argv) {
     }
   }
 
+  env = getenv("FAKE_QEMU_PARKED");
+  atomic_store(&parked, env && !strcmp(env, "1"));
   env = getenv("FAKE_QEMU_NAME_RCU");
   fixed[nfixed++] = spawn(env && !strcmp(env, "1") ? "call_rcu" : "", idler, 0);
   char name[32];

@@ -45,6 +45,8 @@ export interface FakeQemuOptions {
   namedRcu?: boolean;
   /** How long threads sleep between wake-ups. Default 20 ms (4000 threads: ~170% of a CPU at 20 ms, ~33% at 100 ms). */
   tickMs?: number;
+  /** Start with the pool workers parked: they never wake until `park 0` (a mostly idle host). Default false. */
+  parked?: boolean;
   /** Extra QEMU-like args (ignored by the fake, but visible in /proc/PID/cmdline). */
   extraArgs?: string[];
   /**
@@ -70,7 +72,7 @@ export interface FakeQemu {
   readonly pid: number;
   readonly name: string;
   readonly uuid: string;
-  /** Sends one command (`workers N`, `burst N MS`, `spin MS`, `tids`) and resolves with its one-line answer. */
+  /** Sends one command (`workers N`, `burst N MS`, `spin MS`, `park 1|0`, `tids`) and resolves with its one-line answer. */
   send(cmd: string): Promise<string>;
   /** The fake's own view of its threads (pool workers included, burst workers not). */
   threads(): Promise<{ tid: number; name: string }[]>;
@@ -96,6 +98,7 @@ export async function startFakeQemu(opts: FakeQemuOptions): Promise<FakeQemu> {
     FAKE_QEMU_WORKERS: String(opts.workers ?? 0),
     FAKE_QEMU_TICK_MS: String(opts.tickMs ?? 20),
     FAKE_QEMU_NAME_RCU: opts.namedRcu ? '1' : '0',
+    FAKE_QEMU_PARKED: opts.parked ? '1' : '0',
   };
   const child: ChildProcessByStdio<Writable, Readable, null> = spawn(
     await (opts.executable ? fakeQemuAs(opts.executable) : fakeQemuBinary()),
