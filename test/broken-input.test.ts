@@ -1,30 +1,23 @@
 /** Bad input gets a clear log line and a metric that says so: never a crash, a lost scrape or a wrong number. */
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { startCli } from './support/cli.js';
-import { samples, startExporter, value } from './support/exporter.js';
+import { copyOfHost1, samples, startExporter, value } from './support/exporter.js';
 import { requireTool } from './support/require-tool.js';
 
-const fixture = new URL('fixtures/host1', import.meta.url).pathname;
+let copy: ReturnType<typeof copyOfHost1>;
 let host: string;
-const roots = () => ({
-  procfs: join(host, 'proc'),
-  sysfs: join(host, 'sys'),
-  rootfs: join(host, 'rootfs'),
-  libvirtStatusDir: join(host, 'run/libvirt/qemu'),
-});
+const roots = () => copy.roots;
 
 // Each test breaks its own copy of the fixture host.
 beforeEach(() => {
-  host = mkdtempSync(join(tmpdir(), 'qte-broken-'));
-  chmodSync(host, 0o755);
-  cpSync(fixture, host, { recursive: true, verbatimSymlinks: true });
+  copy = copyOfHost1();
+  host = copy.dir;
 });
 afterEach(() => {
-  rmSync(host, { recursive: true, force: true });
+  copy.remove();
 });
 
 test('a malformed thread file is counted and logged; the scrape goes on with the last good numbers', async () => {

@@ -1,26 +1,16 @@
 /** libvirt writes its status file a moment after QEMU's threads exist: roles follow once it arrives. */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import { samples, startExporter, value } from './support/exporter.js';
-
-const fixture = fileURLToPath(new URL('fixtures/host1', import.meta.url));
+import { copyOfHost1, samples, startExporter, value } from './support/exporter.js';
 
 test('a VM first named from its command line takes its libvirt identity and vCPU roles when the status file lands', async () => {
-  const host = mkdtempSync(join(tmpdir(), 'qte-late-'));
-  cpSync(fixture, host, { recursive: true, verbatimSymlinks: true });
-  const status = join(host, 'run/libvirt/qemu/labvm.xml');
+  const copy = copyOfHost1();
+  const status = join(copy.dir, 'run/libvirt/qemu/labvm.xml');
   renameSync(status, `${status}.later`);
-  const live = await startExporter({
-    procfs: join(host, 'proc'),
-    sysfs: join(host, 'sys'),
-    rootfs: join(host, 'rootfs'),
-    libvirtStatusDir: join(host, 'run/libvirt/qemu'),
-  });
+  const live = await startExporter(copy.roots);
   try {
     const before = await live.scrape();
     // labvm runs without debug-threads: from its command line alone its vCPUs cannot be told apart.
@@ -49,6 +39,6 @@ test('a VM first named from its command line takes its libvirt identity and vCPU
     }
   } finally {
     await live.stop();
-    rmSync(host, { recursive: true, force: true });
+    copy.remove();
   }
 });

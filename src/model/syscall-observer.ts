@@ -118,7 +118,7 @@ export class SyscallObserver implements Source {
         if (denied) return 'denied';
         continue; // ended meanwhile, or a line not in the format: not counted
       }
-      const file = seen.fd === undefined || seen.fd < 0 ? '' : this.target(vm.pid, fds, seen.fd);
+      const file = seen.fd === undefined || seen.fd < 0 ? '' : this.target(vm.pid, fds.targets, seen.fd);
       const disk = fds.paths.get(file) ?? '';
       const key = `${t.role}\0${seen.kind}\0${disk}`;
       const c = counts.get(key);
@@ -128,15 +128,15 @@ export class SyscallObserver implements Source {
     return [...counts.values()];
   }
 
-  private target(pid: number, fds: Descriptors, fd: number): string {
-    let target = fds.targets.get(fd);
+  private target(pid: number, targets: Map<number, string>, fd: number): string {
+    let target = targets.get(fd);
     if (target === undefined) {
       try {
         target = this.fs.readLink(this.fs.proc(pid, 'fd', fd));
       } catch {
         target = ''; // closed meanwhile, or not ours to read: no disk
       }
-      fds.targets.set(fd, target);
+      targets.set(fd, target);
     }
     return target;
   }
@@ -146,7 +146,7 @@ export class SyscallObserver implements Source {
    * device node it resolved to (/dev/disk/by-id/… is open as /dev/sdc). No file system is touched here: a path on
    * storage that hangs must not hang the look.
    */
-  private descriptorsOf(vm: Vm, inventory: Inventory): Descriptors & { paths: Map<string, string> } {
+  private descriptorsOf(vm: Vm, inventory: Inventory): { targets: Map<number, string>; paths: Map<string, string> } {
     const disks = vm.identity.disks;
     let fds = this.descriptors.get(vm.pid);
     if (fds?.disks !== disks) this.descriptors.set(vm.pid, (fds = { disks, targets: new Map() }));
@@ -157,6 +157,6 @@ export class SyscallObserver implements Source {
       const dev = d.source.startsWith('/dev/') ? inventory.hostDevice(d.source) : undefined;
       if (dev && !paths.has(`/dev/${dev.name}`)) paths.set(`/dev/${dev.name}`, d.name);
     }
-    return { ...fds, paths };
+    return { targets: fds.targets, paths };
   }
 }

@@ -4,14 +4,13 @@
  * thread that ended between the listing and the read left out, garbage counted and logged.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { parseSyscall } from '../../src/host/procfs/syscall.js';
 import { syscallKind } from '../../src/host/procfs/syscall-kinds.js';
 import { ParseError } from '../../src/host/parse-error.js';
-import { startExporter, value } from '../support/exporter.js';
+import { copyOfHost1, startExporter, value } from '../support/exporter.js';
 
 /** `NR ARG0…ARG5 SP PC`, as the kernel prints a thread blocked in a system call. */
 const call = (nr: number, ...args: number[]) =>
@@ -61,18 +60,16 @@ describe('parseSyscall and syscallKind', () => {
 });
 
 describe('the observer on a fixture host', () => {
-  const fixture = new URL('../fixtures/host1', import.meta.url).pathname;
-  let host: string;
+  let copy: ReturnType<typeof copyOfHost1>;
   beforeEach(() => {
-    host = mkdtempSync(join(tmpdir(), 'qte-syscall-'));
-    chmodSync(host, 0o755);
-    cpSync(fixture, host, { recursive: true, verbatimSymlinks: true });
+    copy = copyOfHost1();
   });
   afterEach(() => {
-    rmSync(host, { recursive: true, force: true });
+    copy.remove();
   });
 
   test("vm1's six workers: two in SG_IO on its LUN, one reading its qcow2, one idle; one ended, one garbage", async () => {
+    const host = copy.dir;
     const task = (tid: number) => join(host, 'proc/4242/task', String(tid), 'syscall');
     mkdirSync(join(host, 'proc/4242/fd'));
     // The LUN's source is /dev/disk/by-id/wwn-…, which resolves to sdc: QEMU has it open as /dev/sdc.
@@ -85,13 +82,7 @@ describe('the observer on a fixture host', () => {
     writeFileSync(task(5003), call(202, 0x5581, 0x80));
     // 5004 has no syscall file: it ended after the listing.
     writeFileSync(task(5005), 'garbage\n');
-    const roots = {
-      procfs: join(host, 'proc'),
-      sysfs: join(host, 'sys'),
-      rootfs: join(host, 'rootfs'),
-      libvirtStatusDir: join(host, 'run/libvirt/qemu'),
-    };
-    const live = await startExporter(roots, ['--explain.pool-busy=4', '--explain.interval=100ms']);
+    const live = await startExporter(copy.roots, ['--explain.pool-busy=4', '--explain.interval=100ms']);
     try {
       const text = await live.scrape();
       const seen = (syscall: string, disk: string) =>

@@ -1,3 +1,6 @@
+import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseConfig } from '../../src/cli/flags.js';
 import { exporterOptions } from '../../src/cli/serve.js';
@@ -5,6 +8,27 @@ import { Exporter } from '../../src/exporter.js';
 import type { Roots } from '../../src/host/host-fs.js';
 
 export const HOST_ROOTS: Roots = { procfs: '/proc', sysfs: '/sys', rootfs: '/', libvirtStatusDir: '/run/libvirt/qemu' };
+
+const HOST1 = new URL('../fixtures/host1', import.meta.url).pathname;
+
+/** A copy of the fixture host (test/fixtures/host1) for a test to change, its roots, and how to remove it. */
+export function copyOfHost1(): { dir: string; roots: Roots; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'qte-host1-'));
+  chmodSync(dir, 0o755); // the no-privilege tests read it as nobody
+  cpSync(HOST1, dir, { recursive: true, verbatimSymlinks: true });
+  return {
+    dir,
+    roots: {
+      procfs: join(dir, 'proc'),
+      sysfs: join(dir, 'sys'),
+      rootfs: join(dir, 'rootfs'),
+      libvirtStatusDir: join(dir, 'run/libvirt/qemu'),
+    },
+    remove: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
 
 /** An in-process exporter with the CLI's defaults, over the given roots; `scrape()` returns the /metrics text. */
 export async function startExporter(

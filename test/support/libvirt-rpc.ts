@@ -37,6 +37,20 @@ export const SESSION = {
   errorReply: Buffer.from(file.errorReply, 'base64'),
   pong: Buffer.from(file.pong, 'base64'),
 };
+const v = file.virshDomstats;
+/** The recorded domain's disk as `virsh domstats` gave it, in the shape the client decodes it to. */
+export const VIRSH_BLOCK0 = {
+  name: v['block.0.name'],
+  path: v['block.0.path'],
+  rdReqs: Number(v['block.0.rd.reqs']),
+  rdBytes: Number(v['block.0.rd.bytes']),
+  rdTimesNs: Number(v['block.0.rd.times']),
+  wrReqs: Number(v['block.0.wr.reqs']),
+  wrBytes: Number(v['block.0.wr.bytes']),
+  wrTimesNs: Number(v['block.0.wr.times']),
+  flReqs: Number(v['block.0.fl.reqs']),
+  flTimesNs: Number(v['block.0.fl.times']),
+};
 /** The daemon's side of the session, frame by frame. */
 export const DAEMON_FRAMES = SESSION.frames.filter((f) => f.from === 'daemon').map((f) => f.frame);
 /** The recorded stats reply (CONNECT_GET_ALL_DOMAIN_STATS, serial 3). */

@@ -23,7 +23,14 @@ import {
   VIR_CONNECT_RO,
 } from '../../../src/host/libvirt/rpc/protocol.js';
 import { XdrWriter } from '../../../src/host/libvirt/rpc/xdr.js';
-import { remoteErrorBody, SESSION, STATS_REPLY, statsBody, type Param } from '../../support/libvirt-rpc.js';
+import {
+  remoteErrorBody,
+  SESSION,
+  STATS_REPLY,
+  statsBody,
+  VIRSH_BLOCK0,
+  type Param,
+} from '../../support/libvirt-rpc.js';
 
 const word = (n: number) => {
   const b = Buffer.alloc(4);
@@ -160,20 +167,7 @@ describe('libvirt RPC protocol', () => {
     const v = SESSION.virshDomstats;
     assert.equal(dom!.name, SESSION.domain.name);
     assert.equal(dom!.uuid, SESSION.domain.uuid);
-    assert.deepEqual(dom!.blocks, [
-      {
-        name: v['block.0.name'],
-        path: v['block.0.path'],
-        rdReqs: Number(v['block.0.rd.reqs']),
-        rdBytes: Number(v['block.0.rd.bytes']),
-        rdTimesNs: Number(v['block.0.rd.times']),
-        wrReqs: Number(v['block.0.wr.reqs']),
-        wrBytes: Number(v['block.0.wr.bytes']),
-        wrTimesNs: Number(v['block.0.wr.times']),
-        flReqs: Number(v['block.0.fl.reqs']),
-        flTimesNs: Number(v['block.0.fl.times']),
-      },
-    ]);
+    assert.deepEqual(dom!.blocks, [VIRSH_BLOCK0]);
     assert.deepEqual(
       dom!.vcpus.map((c) => c.vcpu),
       [0, 1],

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { LibvirtClient } from '../../../src/host/libvirt/rpc/client.js';
-import { fakeDaemon, SESSION } from '../../support/libvirt-rpc.js';
+import { fakeDaemon, SESSION, VIRSH_BLOCK0 } from '../../support/libvirt-rpc.js';
 
 /** Plays the recorded daemon: after the client's k-th frame, the daemon frames that followed it; `chunk` splits them. */
 async function replay(chunk: (frames: Buffer[]) => Buffer[] = (f) => f) {
@@ -35,25 +35,11 @@ describe('libvirt RPC client: the recorded session replayed', () => {
     await client.close(Date.now() + 2000);
     assert.equal(client.connected, false);
     assert.equal(seen.length, 4);
-    const v = SESSION.virshDomstats;
     assert.deepEqual(stats, [
       {
         name: SESSION.domain.name,
         uuid: SESSION.domain.uuid,
-        blocks: [
-          {
-            name: v['block.0.name'],
-            path: v['block.0.path'],
-            rdReqs: Number(v['block.0.rd.reqs']),
-            rdBytes: Number(v['block.0.rd.bytes']),
-            rdTimesNs: Number(v['block.0.rd.times']),
-            wrReqs: Number(v['block.0.wr.reqs']),
-            wrBytes: Number(v['block.0.wr.bytes']),
-            wrTimesNs: Number(v['block.0.wr.times']),
-            flReqs: Number(v['block.0.fl.reqs']),
-            flTimesNs: Number(v['block.0.fl.times']),
-          },
-        ],
+        blocks: [VIRSH_BLOCK0],
         vcpus: stats[0]!.vcpus,
       },
     ]);
