@@ -144,6 +144,21 @@ describe('the workers, observed', () => {
     assert.equal(observedWorkers({ disks: [] } as unknown as VmSnapshot, 0), undefined);
   });
 
+  test('workers caught waiting while the host device held a whole pool of requests: no spare capacity', () => {
+    const vm = vmWith(
+      [disk('sda', { io: 'threads' })],
+      [
+        { syscall: 'futex', disk: '', file: '', threads: 34 },
+        { syscall: 'read', disk: 'sda', file: '/dev/sda', threads: 30 },
+      ],
+    );
+    assert.equal(observedWorkers(vm, 1000)?.idle, true);
+    const held = observedWorkers(vm, 1000, true);
+    assert.equal(held?.idle, false);
+    assert.doesNotMatch(held.summary, /idle capacity/);
+    assert.match(held.summary, /34 waiting for work \(futex\) and 30 in a read on \/dev\/sda \(disk sda\)/);
+  });
+
   test('for disk sleep: who waits on which disk, per role; waiting for work or events is not storage', () => {
     const vm = {
       disks: [],

@@ -20,6 +20,8 @@ function scrapes(from: number, to: number, peak: (t: number) => number): Sample[
       guest: undefined,
       host: undefined,
       histogramCount: undefined,
+      workersSeen: 0,
+      workersReading: 0,
     });
   return out;
 }

@@ -21,6 +21,9 @@ export interface Sample {
   host: { reads: number; seconds: number } | undefined;
   /** qemu_disk_guest_read_latency_seconds_count, when QEMU's histogram is set. */
   histogramCount: number | undefined;
+  /** qemu_threads_in_syscall of the workers at the observer's last look: all of them, and those in a read. */
+  workersSeen: number;
+  workersReading: number;
 }
 
 export interface Sampler {
@@ -83,6 +86,8 @@ export function startSampler(
           ),
           host: counters(series, 'qemu_disk_reads_completed_total', 'qemu_disk_read_time_seconds_total', domain),
           histogramCount: pick(series, 'qemu_disk_guest_read_latency_seconds_count', { domain })[0],
+          workersSeen: sum(pick(series, 'qemu_threads_in_syscall', { domain, role: 'worker' })),
+          workersReading: sum(pick(series, 'qemu_threads_in_syscall', { domain, role: 'worker', syscall: 'read' })),
         });
       }
       await sleep(Math.max(0, due - Date.now()));

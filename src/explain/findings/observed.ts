@@ -55,14 +55,18 @@ export interface Observed {
   evidence: Evidence[];
 }
 
-/** What the VM's workers were seen doing at the observer's last look, or undefined when it did not look. */
-export function observedWorkers(vm: VmSnapshot, at: number): Observed | undefined {
+/**
+ * What the VM's workers were seen doing at the observer's last look, or undefined when it did not look. Most of
+ * them waiting for work is idle capacity unless `hostHeldPool`: the host device held as many requests as the pool
+ * has workers (the look caught them between two requests).
+ */
+export function observedWorkers(vm: VmSnapshot, at: number, hostHeldPool = false): Observed | undefined {
   const seen = vm.syscalls;
   const counts = seen?.counts.filter((c) => c.role === 'worker').sort((a, b) => b.threads - a.threads) ?? [];
   if (!seen || counts.length === 0) return undefined;
   const total = counts.reduce((n, c) => n + c.threads, 0);
   const waiting = counts.find((c) => c.syscall === 'futex')?.threads ?? 0;
-  const idle = waiting * 2 > total;
+  const idle = waiting * 2 > total && !hostHeldPool;
   const age = Math.max(0, (at - seen.at) / 1000);
   const off = counts.flatMap((c) => {
     const spec = vm.disks.find((d) => d.spec.name === c.disk)?.spec;

@@ -34,8 +34,6 @@ export function workerPools(points: Point[], span: Span, th: Thresholds): Findin
   if (rolePeak < th.poolBusy) return [];
   let users = vm.disks.filter((d) => d.spec.source !== '' && poolUse(d.spec) !== undefined);
   const out: Finding[] = [];
-  // Seen, not inferred: what the workers were doing at the syscall observer's last look (absent without CAP_SYS_PTRACE).
-  const observed = observedWorkers(vm, span.last.t);
 
   // Whose pool: from libvirt's cgroups (workers inherit their event loop's group), else from the disks' iothreads.
   const cgroupKnown = vm.pools.some((p) => p.threads !== undefined);
@@ -149,8 +147,10 @@ export function workerPools(points: Point[], span: Span, th: Thresholds): Findin
       { what: 'worker threads, highest seen', value: p.peak, unit: '' },
       { what: 'pool maximum', value: max, unit: '' },
     ];
+    let queued = 0;
     for (const d of served) {
       const inFlight = Math.max(0, ...points.map((pt) => diskOf(pt.vm, d.spec.name)?.stat?.inFlight ?? 0));
+      queued = Math.max(queued, inFlight);
       if (d.stat)
         evidence.push({
           what: `requests in flight on ${d.hostDevice} (disk ${d.spec.name}), at most`,
@@ -158,6 +158,10 @@ export function workerPools(points: Point[], span: Span, th: Thresholds): Findin
           unit: '',
         });
     }
+    // Seen, not inferred: what the workers were doing at the syscall observer's last look (absent without
+    // CAP_SYS_PTRACE). One look is one instant: workers waiting then are no spare capacity if the host device held
+    // a whole pool's worth of requests over the window.
+    const observed = observedWorkers(vm, span.last.t, queued >= max);
     if (observed) evidence.push(...observed.evidence);
     out.push({
       id: 'worker_pool',
